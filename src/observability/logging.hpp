@@ -3,12 +3,14 @@
 // Thread-safe: each line is written with a single write under a mutex.
 #pragma once
 
+#include <cstdint>
 #include <cstdio>
 #include <mutex>
 #include <optional>
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -23,7 +25,26 @@ std::string_view LogLevelName(LogLevel level);
 // DEBUG, INFO, WARNING (or WARN), ERROR, CRITICAL; case-insensitive.
 std::optional<LogLevel> ParseLogLevel(std::string_view text);
 
-using LogFields = std::vector<std::pair<std::string, json::value>>;
+// One key/value of a log line. Accepts the value types call sites have at hand
+// (std::string, string literals, numbers, bools, JSON values) without casts.
+struct LogField {
+    std::string key;
+    json::value value;
+
+    LogField(std::string k, json::value v) : key(std::move(k)), value(std::move(v)) {}
+    LogField(std::string k, const std::string& v) : key(std::move(k)), value(json::string(v)) {}
+    LogField(std::string k, std::string_view v) : key(std::move(k)), value(json::string(v)) {}
+    LogField(std::string k, const char* v) : key(std::move(k)), value(json::string(v)) {}
+    LogField(std::string k, bool v) : key(std::move(k)), value(v) {}
+    LogField(std::string k, double v) : key(std::move(k)), value(v) {}
+    LogField(std::string k, float v) : key(std::move(k)), value(static_cast<double>(v)) {}
+    template <typename I>
+        requires std::is_integral_v<I> && (!std::is_same_v<I, bool>)
+    LogField(std::string k, I v) : key(std::move(k)), value(static_cast<std::int64_t>(v)) {}
+    LogField(std::pair<std::string, json::value> kv)  // NOLINT(google-explicit-constructor)
+        : key(std::move(kv.first)), value(std::move(kv.second)) {}
+};
+using LogFields = std::vector<LogField>;
 
 struct LogOptions {
     LogLevel level = LogLevel::kInfo;
