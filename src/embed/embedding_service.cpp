@@ -1,0 +1,428 @@
+#include "embed/embedding_service.hpp"
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <future>
+#include <optional>
+
+namespace contex::embed {
+
+namespace {
+
+constexpr std::chrono::seconds kHealthCacheFor{30};
+constexpr double kSlowSelfTestMs = 1000.0;
+const std::vector<double> kBatchSizeBuckets = {1, 2, 4, 8, 16, 32, 64, 128};
+const std::vector<double> kDurationBuckets = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
+                                              0.25,  0.5,   1,    2.5,   5};  // B1
+
+double Millis(Clock::MonoTime::duration d) {
+    return std::chrono::duration<double, std::milli>(d).count();
+}
+
+}  // namespace
+
+struct EmbeddingService::Job {
+    std::vector<Vector> rows;
+    std::vector<std::string> keys;  // cache key per row; empty when the cache is off
+    std::atomic<std::size_t> remaining{0};
+    std::mutex mutex;
+    std::optional<Error> error;  // guarded by mutex
+    EmbedCallback done;
+};
+
+ServiceOptions ServiceOptions::FromConfig(const EmbeddingConfig& config) {
+    ServiceOptions o;
+    o.threads = config.EffectiveThreads();
+    o.queue_limit = config.queue_limit;
+    o.batch_tokens = config.batch_tokens;
+    o.max_batch = config.max_batch;
+    o.batch_wait = std::chrono::milliseconds(config.batch_wait_ms);
+    o.enqueue_timeout = config.enqueue_timeout;
+    o.cache_size = config.cache_size;
+    o.cache_ttl = std::chrono::seconds(config.cache_ttl_s);
+    o.query_prefix = config.query_prefix;
+    o.document_prefix = config.document_prefix;
+    o.provider = std::string(ProviderName(config.provider));
+    o.precision = std::string(PrecisionName(config.precision));
+    return o;
+}
+
+EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOptions options,
+                                   obs::Logger& logger, obs::MetricsRegistry& metrics,
+                                   const Clock& clock)
+    : embedder_(std::move(embedder)),
+      options_(std::move(options)),
+      logger_(logger),
+      clock_(clock),
+      cache_(options_.cache_size, options_.cache_ttl, clock),
+      cache_hits_(metrics
+                      .AddCounter("contex_embedding_cache_hits_total",
+                                  "Embedding cache hits")
+                      .Get()),
+      cache_misses_(metrics
+                        .AddCounter("contex_embedding_cache_misses_total",
+                                    "Embedding cache misses")
+                        .Get()),
+      cache_size_(
+          metrics.AddGauge("contex_embedding_cache_size", "Embedding cache entries").Get()),
+      encode_duration_(metrics
+                           .AddHistogram("contex_embedding_duration_seconds",
+                                         "Batch inference and index search latency",
+                                         kDurationBuckets, {"operation"})
+                           .WithLabels({"encode"})),
+      batch_size_(metrics
+                      .AddHistogram("contex_embedding_batch_size", "Texts per inference batch",
+                                    kBatchSizeBuckets)
+                      .Get()),
+      queue_depth_(
+          metrics.AddGauge("contex_embedding_queue_depth", "Texts waiting for inference").Get()),
+      degraded_gauge_(metrics
+                          .AddGauge("contex_embedding_degraded",
+                                    "1 while the lexical fallback or re-embedding is active")
+                          .Get()),
+      errors_(metrics
+                  .AddCounter("contex_errors_total", "Internal failures",
+                              {"component", "kind"})
+                  .WithLabels({"embedding", "unavailable"})) {
+    CONTEX_ASSERT(embedder_ != nullptr);
+    options_.threads = std::max(1, options_.threads);
+    options_.max_batch = std::max<std::size_t>(1, options_.max_batch);
+    metrics
+        .AddGauge("contex_embedding_model_info", "Active embedding model",
+                  {"model", "provider", "dim", "precision"})
+        .WithLabels({embedder_->model_id(), options_.provider, std::to_string(embedder_->dim()),
+                     options_.precision})
+        .Set(1);
+    degraded_gauge_.Set(options_.degraded ? 1 : 0);
+    queue_depth_.Set(0);
+    cache_size_.Set(0);
+    workers_.reserve(static_cast<std::size_t>(options_.threads));
+    for (int i = 0; i < options_.threads; ++i) workers_.emplace_back([this] { WorkerLoop(); });
+}
+
+EmbeddingService::~EmbeddingService() { Shutdown(); }
+
+Result<std::vector<Vector>> EmbeddingService::Embed(std::span<const std::string> texts,
+                                                    Priority priority) {
+    return Embed(texts, priority,
+                 priority == Priority::kInteractive ? TextKind::kQuery : TextKind::kDocument);
+}
+
+Result<std::vector<Vector>> EmbeddingService::Embed(std::span<const std::string> texts,
+                                                    Priority priority, TextKind kind) {
+    std::promise<Result<std::vector<Vector>>> promise;
+    auto future = promise.get_future();
+    SubmitInternal(std::vector<std::string>(texts.begin(), texts.end()), priority, kind,
+                   [&promise](Result<std::vector<Vector>> r) { promise.set_value(std::move(r)); },
+                   /*blocking=*/true);
+    return future.get();
+}
+
+void EmbeddingService::Submit(std::vector<std::string> texts, Priority priority,
+                              EmbedCallback done) {
+    const TextKind kind =
+        priority == Priority::kInteractive ? TextKind::kQuery : TextKind::kDocument;
+    SubmitInternal(std::move(texts), priority, kind, std::move(done), /*blocking=*/false);
+}
+
+void EmbeddingService::Submit(std::vector<std::string> texts, Priority priority, TextKind kind,
+                              EmbedCallback done) {
+    SubmitInternal(std::move(texts), priority, kind, std::move(done), /*blocking=*/false);
+}
+
+void EmbeddingService::SubmitInternal(std::vector<std::string> texts, Priority priority,
+                                      TextKind kind, EmbedCallback done, bool blocking) {
+    if (texts.empty()) {
+        done(std::vector<Vector>{});
+        return;
+    }
+    const std::string& prefix =
+        kind == TextKind::kQuery ? options_.query_prefix : options_.document_prefix;
+    auto job = std::make_shared<Job>();
+    job->rows.resize(texts.size());
+    const bool use_cache = cache_.capacity() > 0;
+    if (use_cache) job->keys.resize(texts.size());
+    std::vector<Item> items;
+    const std::size_t max_len = static_cast<std::size_t>(std::max(1, embedder_->max_tokens()));
+    for (std::size_t i = 0; i < texts.size(); ++i) {
+        if (use_cache) {
+            job->keys[i] = EmbeddingCache::Key(embedder_->model_id(), prefix, texts[i]);
+            if (auto hit = cache_.Get(job->keys[i])) {
+                cache_hits_.Inc();
+                job->rows[i] = std::move(*hit);
+                continue;
+            }
+            cache_misses_.Inc();
+        }
+        Item item;
+        item.job = job;
+        item.index = i;
+        item.text = prefix.empty() ? std::move(texts[i]) : prefix + texts[i];
+        item.tokens = std::min(embedder_->CountTokens(item.text) + 2, max_len);
+        items.push_back(std::move(item));
+    }
+    if (items.empty()) {
+        done(std::move(job->rows));
+        return;
+    }
+    job->remaining = items.size();
+    job->done = std::move(done);
+
+    std::unique_lock lock(mutex_);
+    const std::size_t n = items.size();
+    auto fits = [&] { return stopping_ || pending_ == 0 || pending_ + n <= options_.queue_limit; };
+    if (blocking) space_cv_.wait_for(lock, options_.enqueue_timeout, fits);
+    if (stopping_ || !fits()) {
+        const bool stopping = stopping_;
+        lock.unlock();
+        if (!stopping) errors_.Inc();
+        job->done(Unavailable(stopping ? "Embedding service is shutting down"
+                                       : "Embedding service unavailable"));
+        return;
+    }
+    auto& queue = queues_[priority == Priority::kInteractive ? 0 : 1];
+    for (auto& item : items) queue.push_back(std::move(item));
+    pending_ += n;
+    queue_depth_.Set(static_cast<double>(pending_));
+    lock.unlock();
+    if (n > 1) {
+        work_cv_.notify_all();
+    } else {
+        work_cv_.notify_one();
+    }
+}
+
+std::size_t EmbeddingService::queue_depth() const {
+    std::lock_guard lock(mutex_);
+    return pending_;
+}
+
+void EmbeddingService::WorkerLoop() {
+    std::unique_lock lock(mutex_);
+    while (true) {
+        work_cv_.wait(lock, [&] { return stopping_ || pending_ > 0; });
+        if (stopping_) return;
+        if (options_.batch_wait.count() > 0 && pending_ < options_.max_batch) {
+            // Give concurrent callers a moment to fill the batch. A condition variable
+            // timeout is real time by nature; the injected Clock only stamps durations.
+            work_cv_.wait_for(lock, options_.batch_wait,
+                              [&] { return stopping_ || pending_ >= options_.max_batch; });
+            if (stopping_) return;
+            if (pending_ == 0) continue;  // another worker took them
+        }
+        std::vector<Item> batch = TakeBatchLocked();
+        pending_ -= batch.size();
+        queue_depth_.Set(static_cast<double>(pending_));
+        lock.unlock();
+        space_cv_.notify_all();
+        RunBatch(batch);
+        batch.clear();  // drop job references outside the lock
+        lock.lock();
+    }
+}
+
+std::vector<EmbeddingService::Item> EmbeddingService::TakeBatchLocked() {
+    // The window: the oldest pending texts, interactive first. Its first entry (the
+    // oldest text of the highest priority) always goes into the batch, so nothing
+    // starves; the rest are its nearest neighbours by token length.
+    const std::size_t window_limit = options_.max_batch * 4;
+    struct Slot {
+        int queue;
+        std::size_t pos;
+        std::size_t tokens;
+    };
+    std::vector<Slot> window;
+    for (int q = 0; q < 2 && window.size() < window_limit; ++q) {
+        for (std::size_t pos = 0; pos < queues_[q].size() && window.size() < window_limit; ++pos) {
+            window.push_back({q, pos, queues_[q][pos].tokens});
+        }
+    }
+    std::vector<std::size_t> order(window.size());
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) {
+        return window[a].tokens < window[b].tokens;
+    });
+    const std::size_t anchor_at =
+        static_cast<std::size_t>(std::find(order.begin(), order.end(), 0u) - order.begin());
+    const std::size_t anchor_tokens = window[0].tokens;
+    std::size_t lo = anchor_at, hi = anchor_at, count = 1, longest = anchor_tokens;
+    const std::size_t budget = options_.batch_tokens;
+    while (count < options_.max_batch) {
+        const bool can_lo = lo > 0 && (count + 1) * longest <= budget;
+        const bool can_hi = hi + 1 < order.size() &&
+                            (count + 1) * std::max(longest, window[order[hi + 1]].tokens) <= budget;
+        if (!can_lo && !can_hi) break;
+        if (can_lo && (!can_hi || anchor_tokens - window[order[lo - 1]].tokens <=
+                                      window[order[hi + 1]].tokens - anchor_tokens)) {
+            --lo;
+        } else {
+            ++hi;
+            longest = std::max(longest, window[order[hi]].tokens);
+        }
+        ++count;
+    }
+    std::vector<bool> taken(window.size(), false);
+    std::vector<Item> batch;
+    batch.reserve(count);
+    for (std::size_t k = lo; k <= hi; ++k) {
+        const Slot& s = window[order[k]];
+        taken[order[k]] = true;
+        batch.push_back(std::move(queues_[s.queue][s.pos]));
+    }
+    // Remove the taken slots: the window is a prefix of each queue.
+    for (int q = 0; q < 2; ++q) {
+        std::vector<Item> kept;
+        std::size_t prefix = 0;
+        for (std::size_t w = 0; w < window.size(); ++w) {
+            if (window[w].queue != q) continue;
+            ++prefix;
+            if (!taken[w]) kept.push_back(std::move(queues_[q][window[w].pos]));
+        }
+        for (std::size_t i = 0; i < prefix; ++i) queues_[q].pop_front();
+        for (auto it = kept.rbegin(); it != kept.rend(); ++it) queues_[q].push_front(std::move(*it));
+    }
+    return batch;
+}
+
+void EmbeddingService::RunBatch(std::vector<Item>& batch) {
+    std::vector<std::string> texts;
+    texts.reserve(batch.size());
+    for (auto& item : batch) texts.push_back(std::move(item.text));
+    const auto start = clock_.Monotonic();
+    auto rows = embedder_->Embed(texts);
+    encode_duration_.Observe(Millis(clock_.Monotonic() - start) / 1000.0);
+    batch_size_.Observe(static_cast<double>(batch.size()));
+    if (rows.ok() && rows->size() != batch.size()) {
+        rows = Internal("embedder returned " + std::to_string(rows->size()) + " rows for " +
+                        std::to_string(batch.size()) + " texts");
+    }
+    if (!rows.ok()) {
+        errors_.Inc();
+        for (auto& item : batch) FinishItem(item, &rows.error());
+        return;
+    }
+    bool cached = false;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        Item& item = batch[i];
+        if (item.job->keys.empty()) continue;
+        cache_.Put(item.job->keys[item.index], (*rows)[i]);
+        cached = true;
+    }
+    if (cached) cache_size_.Set(static_cast<double>(cache_.size()));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        Item& item = batch[i];
+        item.job->rows[item.index] = std::move((*rows)[i]);
+        FinishItem(item, nullptr);
+    }
+}
+
+void EmbeddingService::FinishItem(Item& item, const Error* error) {
+    Job& job = *item.job;
+    if (error != nullptr) {
+        std::lock_guard lock(job.mutex);
+        if (!job.error) job.error = *error;
+    }
+    if (job.remaining.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
+    std::optional<Error> failed;
+    {
+        std::lock_guard lock(job.mutex);
+        failed = job.error;
+    }
+    if (failed) {
+        job.done(std::move(*failed));
+    } else {
+        job.done(std::move(job.rows));
+    }
+}
+
+void EmbeddingService::ClearCache() {
+    cache_.Clear();
+    cache_size_.Set(0);
+}
+
+obs::ComponentHealth EmbeddingService::SelfTest() {
+    obs::ComponentHealth h;
+    const std::vector<std::string> probe = {"health check"};
+    const auto start = clock_.Monotonic();
+    auto rows = embedder_->Embed(probe);
+    const double latency_ms = Millis(clock_.Monotonic() - start);
+    h.details["latency_ms"] = std::round(latency_ms * 100) / 100;
+    h.details["embedding_dim"] = embedder_->dim();
+    h.details["model"] = embedder_->model_id();
+    h.details["provider"] = options_.provider;
+    h.details["precision"] = options_.precision;
+    if (!rows.ok()) {
+        h.status = obs::HealthStatus::kUnhealthy;
+        h.message = "Embedding self-test failed: " + rows.error().message;
+        return h;
+    }
+    double norm = 0;
+    bool finite = rows->size() == 1;
+    if (finite) {
+        for (const float x : rows->front()) {
+            finite = finite && std::isfinite(x);
+            norm += static_cast<double>(x) * x;
+        }
+    }
+    if (!finite || static_cast<int>(rows->front().size()) != embedder_->dim() ||
+        std::abs(norm - 1.0) > 1e-3) {
+        h.status = obs::HealthStatus::kUnhealthy;
+        h.message = "Embedding self-test returned an invalid vector";
+    } else if (options_.degraded) {
+        h.status = obs::HealthStatus::kDegraded;
+        h.message = "Using built-in lexical embedder (no model available)";
+    } else if (latency_ms > kSlowSelfTestMs) {
+        h.status = obs::HealthStatus::kDegraded;
+        h.message = "Embedding self-test is slow";
+    } else {
+        h.message = "Embedding model is healthy";
+    }
+    return h;
+}
+
+obs::ComponentHealth EmbeddingService::CheckHealth() {
+    obs::ComponentHealth h;
+    {
+        std::lock_guard lock(health_mutex_);
+        const auto now = clock_.Monotonic();
+        if (!health_cached_ || now - health_checked_at_ >= kHealthCacheFor) {
+            health_ = SelfTest();
+            health_checked_at_ = now;
+            health_cached_ = true;
+        }
+        h = health_;
+    }
+    json::object cache;
+    cache["size"] = cache_.size();
+    cache["capacity"] = cache_.capacity();
+    cache["hits"] = static_cast<std::uint64_t>(cache_hits_.value());
+    cache["misses"] = static_cast<std::uint64_t>(cache_misses_.value());
+    h.details["cache"] = std::move(cache);
+    return h;
+}
+
+void EmbeddingService::Shutdown() {
+    std::vector<Item> abandoned;
+    {
+        std::lock_guard lock(mutex_);
+        if (stopping_ && workers_.empty()) return;
+        stopping_ = true;
+        for (auto& q : queues_) {
+            for (auto& item : q) abandoned.push_back(std::move(item));
+            q.clear();
+        }
+        pending_ = 0;
+        queue_depth_.Set(0);
+    }
+    work_cv_.notify_all();
+    space_cv_.notify_all();
+    const Error stopped = Unavailable("Embedding service is shutting down");
+    for (auto& item : abandoned) FinishItem(item, &stopped);
+    for (auto& t : workers_) {
+        if (t.joinable()) t.join();
+    }
+    workers_.clear();
+}
+
+}  // namespace contex::embed

@@ -1,0 +1,162 @@
+// EmbeddingService: the one embedding entry point of the process (engine.md §2.6, §9).
+// Cache first, then a bounded two-priority queue, dynamic token-budget batching and a
+// pool of compute threads in front of one Embedder.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "common/clock.hpp"
+#include "common/result.hpp"
+#include "embed/config.hpp"
+#include "embed/embedder.hpp"
+#include "embed/embedding_cache.hpp"
+#include "observability/health.hpp"
+#include "observability/logging.hpp"
+#include "observability/metrics.hpp"
+
+namespace contex::embed {
+
+// Interactive (queries, needs) is always served before bulk (publish, import, re-embed).
+enum class Priority { kInteractive, kBulk };
+// Which prefix is prepended (EMBEDDING_QUERY_PREFIX / EMBEDDING_DOCUMENT_PREFIX).
+enum class TextKind { kQuery, kDocument };
+
+using EmbedCallback = std::function<void(Result<std::vector<Vector>>)>;
+
+struct ServiceOptions {
+    int threads = 1;
+    std::size_t queue_limit = 10000;  // pending texts
+    std::size_t batch_tokens = 8192;  // batch_size × longest token length
+    std::size_t max_batch = 64;
+    std::chrono::milliseconds batch_wait{2};
+    std::chrono::milliseconds enqueue_timeout{30000};  // blocking Embed only
+    std::size_t cache_size = 10000;
+    std::chrono::seconds cache_ttl{0};
+    std::string query_prefix;
+    std::string document_prefix;
+    // Reported in health and contex_embedding_model_info.
+    std::string provider = "local";
+    std::string precision = "fp32";
+    // True when the lexical embedder stands in for a model that could not be loaded.
+    bool degraded = false;
+
+    static ServiceOptions FromConfig(const EmbeddingConfig& config);
+};
+
+class EmbeddingService {
+public:
+    // Starts options.threads compute threads. `logger`, `metrics` and `clock` must outlive
+    // the service.
+    EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOptions options,
+                     obs::Logger& logger, obs::MetricsRegistry& metrics, const Clock& clock);
+    ~EmbeddingService();  // Shutdown()
+    EmbeddingService(const EmbeddingService&) = delete;
+    EmbeddingService& operator=(const EmbeddingService&) = delete;
+
+    // Blocking; callable from many threads, never from an EmbedCallback. Rows in input
+    // order. Prefix by priority: kInteractive → query prefix, kBulk → document prefix.
+    // Errors: kUnavailable "Embedding service unavailable" when the queue has no room for
+    // enqueue_timeout (30 s), kUnavailable after Shutdown, the embedder's error otherwise.
+    Result<std::vector<Vector>> Embed(std::span<const std::string> texts, Priority priority);
+    Result<std::vector<Vector>> Embed(std::span<const std::string> texts, Priority priority,
+                                      TextKind kind);
+
+    // Asynchronous form for I/O threads: never blocks. `done` runs exactly once, on a
+    // compute thread, or on the calling thread when every text was cached or the queue is
+    // full (kUnavailable "Embedding service unavailable"). `done` must not block.
+    void Submit(std::vector<std::string> texts, Priority priority, EmbedCallback done);
+    void Submit(std::vector<std::string> texts, Priority priority, TextKind kind,
+                EmbedCallback done);
+
+    const std::string& model_id() const { return embedder_->model_id(); }
+    int dim() const { return embedder_->dim(); }
+    int max_tokens() const { return embedder_->max_tokens(); }
+    std::size_t CountTokens(std::string_view text) const { return embedder_->CountTokens(text); }
+    bool degraded() const { return options_.degraded; }
+    const std::string& provider() const { return options_.provider; }
+    std::size_t queue_depth() const;
+
+    // Drops every cached vector (model switch, engine.md §9).
+    void ClearCache();
+
+    // The `embedding_model` health component (operations.md §6.1). The self-test result
+    // is cached for 30 s of clock time.
+    obs::ComponentHealth CheckHealth();
+
+    // Stops the compute threads; queued texts fail with kUnavailable. Idempotent.
+    void Shutdown();
+
+private:
+    struct Job;
+    struct Item {
+        std::shared_ptr<Job> job;
+        std::size_t index = 0;  // row in the job
+        std::string text;       // prefixed
+        std::size_t tokens = 0;
+    };
+
+    void SubmitInternal(std::vector<std::string> texts, Priority priority, TextKind kind,
+                        EmbedCallback done, bool blocking);
+    void WorkerLoop();
+    std::vector<Item> TakeBatchLocked();
+    void RunBatch(std::vector<Item>& batch);
+    void FinishItem(Item& item, const Error* error);
+    obs::ComponentHealth SelfTest();
+
+    std::unique_ptr<Embedder> embedder_;
+    ServiceOptions options_;
+    obs::Logger& logger_;
+    const Clock& clock_;
+    EmbeddingCache cache_;
+
+    obs::Counter& cache_hits_;
+    obs::Counter& cache_misses_;
+    obs::Gauge& cache_size_;
+    obs::Histogram& encode_duration_;
+    obs::Histogram& batch_size_;
+    obs::Gauge& queue_depth_;
+    obs::Gauge& degraded_gauge_;
+    obs::Counter& errors_;
+
+    mutable std::mutex mutex_;
+    std::condition_variable work_cv_;
+    std::condition_variable space_cv_;
+    std::deque<Item> queues_[2];  // by Priority; guarded by mutex_
+    std::size_t pending_ = 0;     // guarded by mutex_
+    bool stopping_ = false;       // guarded by mutex_
+    std::vector<std::thread> workers_;
+
+    std::mutex health_mutex_;
+    bool health_cached_ = false;          // guarded by health_mutex_
+    Clock::MonoTime health_checked_at_;   // guarded by health_mutex_
+    obs::ComponentHealth health_;         // guarded by health_mutex_
+};
+
+// Resolves EMBEDDING_PROVIDER, the model (directory or hub id, fetched when allowed) and
+// the fallback: when no model can be loaded it logs ERROR "Embedding model unavailable;
+// using built-in lexical embedder" and serves contex/lexical-v1 with degraded() true, or
+// with config.strict returns the error (kUnavailable, or kInvalidArgument for a
+// configuration error such as an EMBEDDING_DIM mismatch). Logs "Embedding model loaded"
+// on success. Background re-acquisition is not implemented yet.
+Result<std::unique_ptr<EmbeddingService>> CreateEmbeddingService(const EmbeddingConfig& config,
+                                                                 obs::Logger& logger,
+                                                                 obs::MetricsRegistry& metrics,
+                                                                 const Clock& clock);
+
+// The provider alone, without the service and without the lexical fallback (used by
+// CreateEmbeddingService and `contex model inspect`).
+Result<std::unique_ptr<Embedder>> CreateEmbedder(const EmbeddingConfig& config,
+                                                 obs::MetricsRegistry* metrics);
+
+}  // namespace contex::embed

@@ -1,0 +1,525 @@
+#include "embed/native/bert_model.hpp"
+
+#include <omp.h>
+
+#include <oneapi/dnnl/dnnl.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <string_view>
+#include <utility>
+
+#include "common/json.hpp"
+#include "embed/native/file_util.hpp"
+#include "embed/native/kernels.hpp"
+#include "embed/native/safetensors.hpp"
+
+namespace contex::embed::native {
+namespace {
+
+namespace fs = std::filesystem;
+using internal::Kernels;
+using dt = dnnl::memory::data_type;
+using tag = dnnl::memory::format_tag;
+
+// Rows used to let oneDNN pick the blocked weight layout; the layout does not depend on M
+// for the brgemm kernels, so every batch size reuses it.
+constexpr int64_t kLayoutProbeRows = 128;
+// Bound on cached GEMM primitives per workspace (one per distinct batch row count).
+constexpr std::size_t kMaxCachedPrimitives = 512;
+
+enum LinearKind { kQkv = 0, kAttnOut = 1, kFfnUp = 2, kFfnDown = 3 };
+
+struct Linear {
+    int n = 0;  // output features
+    int k = 0;  // input features
+    std::vector<float> bias;
+    dnnl::memory::desc weights_desc;
+    dnnl::memory weights;            // oneDNN's blocked layout, f32 or s8
+    std::vector<float> col_scale;    // int8: per-output-channel weight scale
+    std::vector<int32_t> comp;       // int8: 128 * sum_k(wq), undoes the u8 zero point
+};
+
+struct Layer {
+    Linear qkv, attn_out, ffn_up, ffn_down;
+    std::vector<float> ln1_gamma, ln1_beta, ln2_gamma, ln2_beta;
+};
+
+// 64-byte aligned grow-only buffer.
+template <typename T>
+class Buffer {
+public:
+    Buffer() = default;
+    Buffer(const Buffer&) = delete;
+    Buffer& operator=(const Buffer&) = delete;
+    ~Buffer() { std::free(data_); }
+    T* Ensure(std::size_t n) {
+        if (n > capacity_) {
+            std::free(data_);
+            const std::size_t bytes = ((std::max<std::size_t>(n, 1) * sizeof(T) + 63) / 64) * 64;
+            data_ = static_cast<T*>(std::aligned_alloc(64, bytes));
+            CONTEX_ASSERT(data_ != nullptr);
+            capacity_ = n;
+        }
+        return data_;
+    }
+    T* data() const { return data_; }
+
+private:
+    T* data_ = nullptr;
+    std::size_t capacity_ = 0;
+};
+
+// Sets the calling thread's OpenMP team size (used by oneDNN) for one Encode call.
+class OmpThreadsScope {
+public:
+    explicit OmpThreadsScope(int threads) : previous_(omp_get_max_threads()) {
+        omp_set_num_threads(threads);
+    }
+    ~OmpThreadsScope() { omp_set_num_threads(previous_); }
+    OmpThreadsScope(const OmpThreadsScope&) = delete;
+    OmpThreadsScope& operator=(const OmpThreadsScope&) = delete;
+
+private:
+    int previous_;
+};
+
+Result<int> GetInt(const json::object& obj, std::string_view key, std::optional<int> fallback) {
+    const auto* v = obj.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        if (fallback) return *fallback;
+        return InvalidArgument("config.json lacks " + std::string(key));
+    }
+    if (!v->is_int64() || v->get_int64() <= 0 || v->get_int64() > (1 << 24)) {
+        return InvalidArgument("config.json " + std::string(key) + " must be a positive integer");
+    }
+    return static_cast<int>(v->get_int64());
+}
+
+bool GetBool(const json::object& obj, std::string_view key) {
+    const auto* v = obj.if_contains(key);
+    return v != nullptr && v->is_bool() && v->get_bool();
+}
+
+bool HasVnni() {
+    using dnnl::cpu_isa;
+    switch (dnnl::get_effective_cpu_isa()) {
+        case cpu_isa::avx512_core_vnni:
+        case cpu_isa::avx512_core_bf16:
+        case cpu_isa::avx512_core_amx:
+        case cpu_isa::avx2_vnni:
+            return true;
+        default:
+            return false;
+    }
+}
+
+internal::Isa ParseIsa(std::string_view name) {
+    if (name == "avx512") return internal::Isa::kAvx512;
+    if (name == "avx2") return internal::Isa::kAvx2;
+    if (name == "generic") return internal::Isa::kGeneric;
+    return internal::Isa::kAuto;
+}
+
+}  // namespace
+
+struct BertModel::Impl {
+    ModelInfo info;
+    Precision precision = Precision::kFp32;
+    const Kernels* kernels = nullptr;
+    dnnl::engine engine{dnnl::engine::kind::cpu, 0};
+    std::vector<float> word, position, token_type, emb_gamma, emb_beta;
+    std::vector<Layer> layers;
+    int weight_qmax = 127;
+
+    Result<Linear> MakeLinear(std::vector<float> w, std::vector<float> bias, int n, int k) const;
+};
+
+struct BertModel::Workspace::State {
+    const BertModel::Impl* model = nullptr;
+    int threads = 1;
+    dnnl::stream stream;
+    std::map<std::pair<int, int64_t>, dnnl::matmul> primitives;
+    Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale;
+    Buffer<int32_t> acc;
+    Buffer<uint8_t> quant;
+
+    // dst = src x W^T for M rows (f32 -> f32, or u8 -> s32 in int8 mode).
+    void Gemm(LinearKind kind, const Linear& l, const void* src, int64_t m, void* dst) {
+        const bool int8 = model->precision == Precision::kInt8;
+        const dnnl::memory::desc src_md({m, l.k}, int8 ? dt::u8 : dt::f32, tag::ab);
+        const dnnl::memory::desc dst_md({m, l.n}, int8 ? dt::s32 : dt::f32, tag::ab);
+        const auto key = std::make_pair(static_cast<int>(kind), m);
+        auto it = primitives.find(key);
+        if (it == primitives.end()) {
+            if (primitives.size() >= kMaxCachedPrimitives) primitives.clear();
+            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, l.weights_desc, dst_md),
+                                            model->engine);
+            it = primitives.emplace(key, dnnl::matmul(pd)).first;
+        }
+        dnnl::memory src_mem(src_md, model->engine, const_cast<void*>(src));
+        dnnl::memory dst_mem(dst_md, model->engine, dst);
+        it->second.execute(stream, {{DNNL_ARG_SRC, src_mem},
+                                    {DNNL_ARG_WEIGHTS, l.weights},
+                                    {DNNL_ARG_DST, dst_mem}});
+        stream.wait();
+    }
+};
+
+Result<Linear> BertModel::Impl::MakeLinear(std::vector<float> w, std::vector<float> bias, int n,
+                                           int k) const {
+    Linear l;
+    l.n = n;
+    l.k = k;
+    l.bias = std::move(bias);
+    try {
+        dnnl::stream stream(engine);
+        const bool int8 = precision == Precision::kInt8;
+        const dt wdt = int8 ? dt::s8 : dt::f32;
+        dnnl::matmul::primitive_desc probe(
+            dnnl::matmul::desc(dnnl::memory::desc({kLayoutProbeRows, k}, int8 ? dt::u8 : dt::f32,
+                                                  tag::ab),
+                               dnnl::memory::desc({k, n}, wdt, tag::any),
+                               dnnl::memory::desc({kLayoutProbeRows, n},
+                                                  int8 ? dt::s32 : dt::f32, tag::ab)),
+            engine);
+        l.weights_desc = probe.weights_desc();
+        l.weights = dnnl::memory(l.weights_desc, engine);
+        // PyTorch stores W as [n, k] row-major: the (k, n) matrix in "ba" order.
+        const dnnl::memory::desc plain_md({k, n}, wdt, tag::ba);
+        std::vector<int8_t> wq;
+        void* plain_data = w.data();
+        if (int8) {
+            wq.resize(w.size());
+            l.col_scale.resize(static_cast<std::size_t>(n));
+            l.comp.resize(static_cast<std::size_t>(n));
+            for (int r = 0; r < n; ++r) {
+                const float* row = w.data() + static_cast<std::size_t>(r) * k;
+                float amax = 0.0f;
+                for (int c = 0; c < k; ++c) amax = std::max(amax, std::fabs(row[c]));
+                const float scale = amax > 0.0f ? amax / static_cast<float>(weight_qmax) : 1.0f;
+                int32_t sum = 0;
+                for (int c = 0; c < k; ++c) {
+                    const auto q = static_cast<int32_t>(std::lround(row[c] / scale));
+                    const int32_t clamped = std::clamp(q, -weight_qmax, weight_qmax);
+                    wq[static_cast<std::size_t>(r) * k + c] = static_cast<int8_t>(clamped);
+                    sum += clamped;
+                }
+                l.col_scale[static_cast<std::size_t>(r)] = scale;
+                l.comp[static_cast<std::size_t>(r)] = 128 * sum;
+            }
+            plain_data = wq.data();
+        }
+        dnnl::memory plain(plain_md, engine, plain_data);
+        dnnl::reorder(plain, l.weights).execute(stream, plain, l.weights);
+        stream.wait();
+    } catch (const dnnl::error& e) {
+        return Internal(std::string("oneDNN failed to prepare weights: ") + e.what());
+    }
+    return l;
+}
+
+BertModel::BertModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+BertModel::~BertModel() = default;
+BertModel::Workspace::Workspace(std::unique_ptr<State> state) : state_(std::move(state)) {}
+BertModel::Workspace::~Workspace() = default;
+
+const ModelInfo& BertModel::info() const { return impl_->info; }
+Precision BertModel::precision() const { return impl_->precision; }
+std::string_view BertModel::kernels_name() const { return impl_->kernels->name; }
+
+Result<std::unique_ptr<BertModel>> BertModel::Load(const fs::path& dir, Precision precision,
+                                                   const LoadOptions& options) {
+    auto impl = std::make_unique<Impl>();
+    impl->precision = precision;
+    impl->kernels = &internal::SelectKernels(ParseIsa(options.kernels));
+    impl->weight_qmax = HasVnni() ? 127 : 63;  // non-VNNI int8 kernels saturate int16 pairs
+    ModelInfo& info = impl->info;
+
+    CONTEX_ASSIGN_OR_RETURN(json::value config_doc, internal::ReadJsonFile(dir / "config.json"));
+    if (!config_doc.is_object()) return InvalidArgument("config.json is not an object");
+    const auto& config = config_doc.get_object();
+    CONTEX_ASSIGN_OR_RETURN(info.hidden, GetInt(config, "hidden_size", std::nullopt));
+    CONTEX_ASSIGN_OR_RETURN(info.layers, GetInt(config, "num_hidden_layers", std::nullopt));
+    CONTEX_ASSIGN_OR_RETURN(info.heads, GetInt(config, "num_attention_heads", std::nullopt));
+    CONTEX_ASSIGN_OR_RETURN(info.intermediate, GetInt(config, "intermediate_size", std::nullopt));
+    CONTEX_ASSIGN_OR_RETURN(info.vocab, GetInt(config, "vocab_size", std::nullopt));
+    CONTEX_ASSIGN_OR_RETURN(info.max_position, GetInt(config, "max_position_embeddings", 512));
+    CONTEX_ASSIGN_OR_RETURN(const int type_vocab, GetInt(config, "type_vocab_size", 2));
+    if (info.hidden % info.heads != 0) {
+        return InvalidArgument("hidden_size is not a multiple of num_attention_heads");
+    }
+    if (const auto* eps = config.if_contains("layer_norm_eps"); eps && eps->is_number()) {
+        info.layer_norm_eps = static_cast<float>(eps->to_number<double>());
+    }
+    if (const auto* act = config.if_contains("hidden_act");
+        act && !(act->is_string() && act->get_string() == "gelu")) {
+        return InvalidArgument("unsupported hidden_act (only gelu)");
+    }
+    if (const auto* pe = config.if_contains("position_embedding_type");
+        pe && !(pe->is_string() && pe->get_string() == "absolute")) {
+        return InvalidArgument("unsupported position_embedding_type (only absolute)");
+    }
+
+    info.max_seq_tokens = info.max_position;
+    std::error_code ec;
+    if (fs::is_regular_file(dir / "sentence_bert_config.json", ec)) {
+        CONTEX_ASSIGN_OR_RETURN(json::value sb,
+                                internal::ReadJsonFile(dir / "sentence_bert_config.json"));
+        if (const auto* obj = sb.if_object()) {
+            if (const auto* v = obj->if_contains("max_seq_length"); v && v->is_int64() &&
+                                                                    v->get_int64() > 0) {
+                info.max_seq_tokens =
+                    static_cast<int>(std::min<int64_t>(v->get_int64(), info.max_position));
+            }
+        }
+    }
+
+    fs::path pooling_dir = dir / "1_Pooling";
+    info.normalize = true;
+    if (fs::is_regular_file(dir / "modules.json", ec)) {
+        CONTEX_ASSIGN_OR_RETURN(json::value modules, internal::ReadJsonFile(dir / "modules.json"));
+        if (!modules.is_array()) return InvalidArgument("modules.json is not an array");
+        info.normalize = false;
+        for (const auto& m : modules.get_array()) {
+            const auto* obj = m.if_object();
+            const auto* type = obj ? obj->if_contains("type") : nullptr;
+            if (type == nullptr || !type->is_string()) continue;
+            const std::string_view t = type->get_string();
+            if (t.ends_with("Pooling")) {
+                const auto* path = obj->if_contains("path");
+                if (path && path->is_string()) pooling_dir = dir / std::string(path->get_string());
+            } else if (t.ends_with("Normalize")) {
+                info.normalize = true;
+            }
+        }
+    }
+    info.pooling = "mean";
+    if (fs::is_regular_file(pooling_dir / "config.json", ec)) {
+        CONTEX_ASSIGN_OR_RETURN(json::value pc, internal::ReadJsonFile(pooling_dir / "config.json"));
+        if (const auto* obj = pc.if_object()) {
+            const bool cls = GetBool(*obj, "pooling_mode_cls_token");
+            const bool mean = GetBool(*obj, "pooling_mode_mean_tokens");
+            const bool max = GetBool(*obj, "pooling_mode_max_tokens");
+            const bool sqrt_len = GetBool(*obj, "pooling_mode_mean_sqrt_len_tokens");
+            if (static_cast<int>(cls) + mean + max + sqrt_len > 1 || sqrt_len) {
+                return InvalidArgument("unsupported pooling configuration (one of mean, cls, max)");
+            }
+            info.pooling = cls ? "cls" : max ? "max" : "mean";
+        }
+    }
+
+    CONTEX_ASSIGN_OR_RETURN(internal::SafeTensors st,
+                            internal::SafeTensors::Open(dir / "model.safetensors"));
+    const int64_t h = info.hidden;
+    const int64_t inter = info.intermediate;
+    CONTEX_ASSIGN_OR_RETURN(impl->word, st.ReadF32("embeddings.word_embeddings.weight",
+                                                   {info.vocab, h}));
+    CONTEX_ASSIGN_OR_RETURN(impl->position, st.ReadF32("embeddings.position_embeddings.weight",
+                                                       {info.max_position, h}));
+    CONTEX_ASSIGN_OR_RETURN(impl->token_type,
+                            st.ReadF32("embeddings.token_type_embeddings.weight", {type_vocab, h}));
+    // Old checkpoints call the LayerNorm parameters gamma/beta.
+    auto read_ln = [&](const std::string& base, std::vector<float>& gamma,
+                       std::vector<float>& beta) -> Status {
+        const bool old = st.Find(base + ".gamma") != nullptr;
+        CONTEX_ASSIGN_OR_RETURN(gamma, st.ReadF32(base + (old ? ".gamma" : ".weight"), {h}));
+        CONTEX_ASSIGN_OR_RETURN(beta, st.ReadF32(base + (old ? ".beta" : ".bias"), {h}));
+        return OkStatus();
+    };
+    CONTEX_TRY(read_ln("embeddings.LayerNorm", impl->emb_gamma, impl->emb_beta));
+
+    impl->layers.resize(static_cast<std::size_t>(info.layers));
+    for (int i = 0; i < info.layers; ++i) {
+        const std::string p = "encoder.layer." + std::to_string(i) + ".";
+        Layer& layer = impl->layers[static_cast<std::size_t>(i)];
+        // Q, K and V share one GEMM: their weights are stacked into a [3h, h] matrix.
+        std::vector<float> qkv_w, qkv_b;
+        for (const char* part : {"query", "key", "value"}) {
+            const std::string base = p + "attention.self." + part;
+            CONTEX_ASSIGN_OR_RETURN(auto w, st.ReadF32(base + ".weight", {h, h}));
+            CONTEX_ASSIGN_OR_RETURN(auto b, st.ReadF32(base + ".bias", {h}));
+            qkv_w.insert(qkv_w.end(), w.begin(), w.end());
+            qkv_b.insert(qkv_b.end(), b.begin(), b.end());
+        }
+        CONTEX_ASSIGN_OR_RETURN(layer.qkv, impl->MakeLinear(std::move(qkv_w), std::move(qkv_b),
+                                                            static_cast<int>(3 * h),
+                                                            static_cast<int>(h)));
+        auto load_linear = [&](const std::string& base, int64_t n, int64_t k,
+                               Linear& out) -> Status {
+            CONTEX_ASSIGN_OR_RETURN(auto w, st.ReadF32(base + ".weight", {n, k}));
+            CONTEX_ASSIGN_OR_RETURN(auto b, st.ReadF32(base + ".bias", {n}));
+            CONTEX_ASSIGN_OR_RETURN(out, impl->MakeLinear(std::move(w), std::move(b),
+                                                          static_cast<int>(n),
+                                                          static_cast<int>(k)));
+            return OkStatus();
+        };
+        CONTEX_TRY(load_linear(p + "attention.output.dense", h, h, layer.attn_out));
+        CONTEX_TRY(read_ln(p + "attention.output.LayerNorm", layer.ln1_gamma, layer.ln1_beta));
+        CONTEX_TRY(load_linear(p + "intermediate.dense", inter, h, layer.ffn_up));
+        CONTEX_TRY(load_linear(p + "output.dense", h, inter, layer.ffn_down));
+        CONTEX_TRY(read_ln(p + "output.LayerNorm", layer.ln2_gamma, layer.ln2_beta));
+    }
+    return std::unique_ptr<BertModel>(new BertModel(std::move(impl)));
+}
+
+std::unique_ptr<BertModel::Workspace> BertModel::NewWorkspace(int threads) const {
+    auto state = std::make_unique<Workspace::State>();
+    state->model = impl_.get();
+    state->threads = std::max(1, threads);
+    state->stream = dnnl::stream(impl_->engine);
+    return std::unique_ptr<Workspace>(new Workspace(std::move(state)));
+}
+
+Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32_t>> batch,
+                         std::vector<float>& out) const {
+    const Impl& m = *impl_;
+    Workspace::State& s = *workspace.state_;
+    if (s.model != impl_.get()) return InvalidArgument("workspace belongs to another model");
+    const ModelInfo& info = m.info;
+    const int H = info.hidden;
+    const int I = info.intermediate;
+    const int heads = info.heads;
+    const int dim = H / heads;
+    const bool int8 = m.precision == Precision::kInt8;
+    const Kernels& k = *m.kernels;
+    out.assign(batch.size() * static_cast<std::size_t>(H), 0.0f);
+    if (batch.empty()) return OkStatus();
+
+    std::vector<int64_t> offsets(batch.size() + 1, 0);
+    int max_len = 0;
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+        const auto& seq = batch[b];
+        if (seq.empty()) return InvalidArgument("empty token sequence");
+        if (seq.size() > static_cast<std::size_t>(info.max_position)) {
+            return InvalidArgument("token sequence longer than max_position_embeddings");
+        }
+        for (int32_t id : seq) {
+            if (id < 0 || id >= info.vocab) return InvalidArgument("token id outside vocabulary");
+        }
+        offsets[b + 1] = offsets[b] + static_cast<int64_t>(seq.size());
+        max_len = std::max(max_len, static_cast<int>(seq.size()));
+    }
+    const int64_t M = offsets.back();
+    const auto rows = static_cast<std::size_t>(M);
+    float* x = s.hidden.Ensure(rows * H);
+    float* qkv = s.qkv.Ensure(rows * 3 * H);
+    float* ctx = s.ctx.Ensure(rows * H);
+    float* tmp = s.tmp.Ensure(rows * H);
+    float* ffn = s.ffn.Ensure(rows * I);
+    float* scratch = s.scratch.Ensure(static_cast<std::size_t>(dim + 1) * max_len);
+    float* rs = s.row_scale.Ensure(rows);
+    int32_t* acc = int8 ? s.acc.Ensure(rows * std::max(3 * H, I)) : nullptr;
+    uint8_t* xq = int8 ? s.quant.Ensure(rows * std::max(H, I)) : nullptr;
+    const float eps = info.layer_norm_eps;
+    const float attn_scale = 1.0f / std::sqrt(static_cast<float>(dim));
+
+    auto row = [](auto* base, int64_t r, int width) { return base + r * width; };
+    // Dense layer into `dst` (fp32, bias added in int8 mode only; the fp32 caller fuses
+    // the bias into its epilogue). In int8 mode `src` has already been quantised to xq/rs.
+    auto dense = [&](LinearKind kind, const Linear& l, const float* src, float* dst) {
+        if (!int8) {
+            s.Gemm(kind, l, src, M, dst);
+            return;
+        }
+        s.Gemm(kind, l, xq, M, acc);
+        for (int64_t r = 0; r < M; ++r) {
+            k.dequantize(row(acc, r, l.n), l.comp.data(), rs[r], l.col_scale.data(),
+                         l.bias.data(), row(dst, r, l.n), l.n);
+        }
+    };
+    auto quantize_rows = [&](const float* src, int width) {
+        for (int64_t r = 0; r < M; ++r) rs[r] = k.quantize_u8(row(src, r, width), row(xq, r, width), width);
+    };
+
+    try {
+        OmpThreadsScope omp_scope(s.threads);
+        // Embeddings: word + position + token type 0, then LayerNorm.
+        for (std::size_t b = 0; b < batch.size(); ++b) {
+            const auto& seq = batch[b];
+            for (std::size_t p = 0; p < seq.size(); ++p) {
+                float* xr = row(x, offsets[b] + static_cast<int64_t>(p), H);
+                std::memcpy(xr, m.word.data() + static_cast<std::size_t>(seq[p]) * H,
+                            sizeof(float) * H);
+                k.layer_norm(xr, m.position.data() + p * H, m.token_type.data(),
+                             m.emb_gamma.data(), m.emb_beta.data(), H, eps);
+            }
+        }
+        for (const Layer& layer : m.layers) {
+            // Self-attention.
+            if (int8) quantize_rows(x, H);
+            dense(kQkv, layer.qkv, x, qkv);
+            if (!int8) {
+                for (int64_t r = 0; r < M; ++r) k.add_bias(row(qkv, r, 3 * H), layer.qkv.bias.data(), 3 * H);
+            }
+            for (std::size_t b = 0; b < batch.size(); ++b) {
+                const int len = static_cast<int>(batch[b].size());
+                const float* base = row(qkv, offsets[b], 3 * H);
+                float* cb = row(ctx, offsets[b], H);
+                for (int hd = 0; hd < heads; ++hd) {
+                    k.attention(base + hd * dim, base + H + hd * dim, base + 2 * H + hd * dim,
+                                3 * H, len, dim, attn_scale, cb + hd * dim, H, scratch);
+                }
+            }
+            if (int8) quantize_rows(ctx, H);
+            dense(kAttnOut, layer.attn_out, ctx, tmp);
+            const float* bias1 = int8 ? nullptr : layer.attn_out.bias.data();
+            for (int64_t r = 0; r < M; ++r) {
+                k.layer_norm(row(x, r, H), row(tmp, r, H), bias1, layer.ln1_gamma.data(),
+                             layer.ln1_beta.data(), H, eps);
+            }
+            // Feed-forward.
+            if (int8) quantize_rows(x, H);
+            dense(kFfnUp, layer.ffn_up, x, ffn);
+            const float* bias_up = int8 ? nullptr : layer.ffn_up.bias.data();
+            for (int64_t r = 0; r < M; ++r) {
+                k.bias_gelu(row(ffn, r, I), bias_up, I);
+                if (int8) rs[r] = k.quantize_u8(row(ffn, r, I), row(xq, r, I), I);
+            }
+            dense(kFfnDown, layer.ffn_down, ffn, tmp);
+            const float* bias2 = int8 ? nullptr : layer.ffn_down.bias.data();
+            for (int64_t r = 0; r < M; ++r) {
+                k.layer_norm(row(x, r, H), row(tmp, r, H), bias2, layer.ln2_gamma.data(),
+                             layer.ln2_beta.data(), H, eps);
+            }
+        }
+    } catch (const dnnl::error& e) {
+        return Internal(std::string("oneDNN matmul failed: ") + e.what());
+    }
+
+    // Pooling and L2 normalisation.
+    for (std::size_t b = 0; b < batch.size(); ++b) {
+        float* o = out.data() + b * H;
+        const int64_t len = offsets[b + 1] - offsets[b];
+        const float* first = row(x, offsets[b], H);
+        if (info.pooling == "cls") {
+            std::memcpy(o, first, sizeof(float) * H);
+        } else if (info.pooling == "max") {
+            std::memcpy(o, first, sizeof(float) * H);
+            for (int64_t t = 1; t < len; ++t) {
+                const float* xr = first + t * H;
+                for (int c = 0; c < H; ++c) o[c] = std::max(o[c], xr[c]);
+            }
+        } else {
+            for (int64_t t = 0; t < len; ++t) {
+                const float* xr = first + t * H;
+                for (int c = 0; c < H; ++c) o[c] += xr[c];
+            }
+            const float inv = 1.0f / static_cast<float>(len);
+            for (int c = 0; c < H; ++c) o[c] *= inv;
+        }
+        double norm = 0.0;
+        for (int c = 0; c < H; ++c) norm += static_cast<double>(o[c]) * o[c];
+        if (!std::isfinite(norm) || norm <= 0.0) {
+            return Internal("model produced a non-finite or zero embedding");
+        }
+        const auto inv = static_cast<float>(1.0 / std::sqrt(norm));
+        for (int c = 0; c < H; ++c) o[c] *= inv;
+    }
+    return OkStatus();
+}
+
+}  // namespace contex::embed::native
