@@ -18,6 +18,7 @@ std::optional<std::string> Find(const Headers& headers, std::string_view name) {
 }
 
 struct Transfer {
+    CURL* handle = nullptr;
     const Request* request = nullptr;
     Response* response = nullptr;
     bool aborted = false;
@@ -44,7 +45,9 @@ size_t OnBody(char* data, size_t size, size_t n, void* user) {
     const std::string_view chunk(data, size * n);
     if (t->request->on_body) {
         // libcurl does not hand over bodies of redirects it follows.
-        if (!t->request->on_body(chunk)) {
+        long status = 0;
+        curl_easy_getinfo(t->handle, CURLINFO_RESPONSE_CODE, &status);
+        if (!t->request->on_body(status, chunk)) {
             t->aborted = true;
             return 0;
         }
@@ -78,7 +81,7 @@ Result<Response> Perform(const Request& request) {
     if (!curl) return Internal("curl_easy_init failed");
     CURL* h = curl.get();
     Response response;
-    Transfer transfer{&request, &response, false};
+    Transfer transfer{h, &request, &response, false};
 
     curl_slist* list = nullptr;
     for (const auto& header : request.headers) list = curl_slist_append(list, header.c_str());
@@ -95,6 +98,10 @@ Result<Response> Perform(const Request& request) {
     curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
     if (request.timeout.count() > 0) {
         curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, static_cast<long>(request.timeout.count()));
+    }
+    if (request.stall_timeout.count() > 0) {
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_LIMIT, 1L);
+        curl_easy_setopt(h, CURLOPT_LOW_SPEED_TIME, static_cast<long>(request.stall_timeout.count()));
     }
     if (request.follow_redirects) {
         curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 1L);

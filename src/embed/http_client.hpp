@@ -23,9 +23,12 @@ struct Request {
     std::vector<std::string> headers;  // "Name: value"
     std::string body;
     std::chrono::milliseconds timeout{30000};  // whole transfer; 0 = none
+    // Abort when fewer than 1 byte/s arrives for this long; 0 = never (downloads).
+    std::chrono::seconds stall_timeout{0};
     bool follow_redirects = false;
-    // Streams the body instead of collecting it; return false to abort the transfer.
-    std::function<bool(std::string_view chunk)> on_body;
+    // Streams the body (with the status of the response it belongs to) instead of
+    // collecting it; return false to abort the transfer.
+    std::function<bool(long status, std::string_view chunk)> on_body;
     // (bytes received, bytes expected or 0) of the final response body.
     std::function<void(std::uint64_t, std::uint64_t)> on_progress;
 };

@@ -89,13 +89,14 @@ Result<WordPieceTokenizer> WordPieceTokenizer::FromVocab(std::vector<std::string
     WordPieceTokenizer t;
     t.options_ = options;
     t.vocab_ = std::move(vocab);
+    // A piece listed twice maps to its last id, as in transformers' load_vocab.
     for (std::size_t i = 0; i < t.vocab_.size(); ++i) {
         const std::string& piece = t.vocab_[i];
         const auto id = static_cast<int32_t>(i);
         if (piece.size() > kContinuationPrefix.size() && piece.starts_with(kContinuationPrefix)) {
-            t.continuations_.try_emplace(piece.substr(kContinuationPrefix.size()), id);
+            t.continuations_.insert_or_assign(piece.substr(kContinuationPrefix.size()), id);
         } else {
-            t.words_.try_emplace(piece, id);
+            t.words_.insert_or_assign(piece, id);
         }
         t.max_piece_bytes_ = std::max(t.max_piece_bytes_, piece.size());
     }

@@ -1,0 +1,134 @@
+#include "embed/native/kernels.hpp"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <random>
+#include <vector>
+
+namespace contex::embed::native::internal {
+namespace {
+
+std::vector<float> Random(std::size_t n, float scale, unsigned seed) {
+    std::mt19937 gen(seed);
+    std::normal_distribution<float> dist(0.0f, scale);
+    std::vector<float> v(n);
+    for (auto& x : v) x = dist(gen);
+    return v;
+}
+
+class KernelsTest : public ::testing::TestWithParam<Isa> {
+protected:
+    const Kernels& k() const { return SelectKernels(GetParam()); }
+};
+
+TEST_P(KernelsTest, LayerNormMatchesDoubleReference) {
+    const int n = 389;  // not a multiple of any vector width
+    auto x = Random(n, 3.0f, 1), a = Random(n, 1.0f, 2), b = Random(n, 1.0f, 3);
+    auto g = Random(n, 1.0f, 4), beta = Random(n, 1.0f, 5);
+    std::vector<double> ref(n);
+    double mean = 0, var = 0;
+    for (int i = 0; i < n; ++i) mean += static_cast<double>(x[i]) + a[i] + b[i];
+    mean /= n;
+    for (int i = 0; i < n; ++i) var += std::pow(static_cast<double>(x[i]) + a[i] + b[i] - mean, 2);
+    var /= n;
+    for (int i = 0; i < n; ++i) {
+        ref[i] = (static_cast<double>(x[i]) + a[i] + b[i] - mean) / std::sqrt(var + 1e-12) * g[i] + beta[i];
+    }
+    k().layer_norm(x.data(), a.data(), b.data(), g.data(), beta.data(), n, 1e-12f);
+    for (int i = 0; i < n; ++i) EXPECT_NEAR(x[i], ref[i], 2e-5 * (1 + std::fabs(ref[i]))) << i;
+}
+
+TEST_P(KernelsTest, GeluMatchesErfDefinition) {
+    std::vector<float> x;
+    for (float v = -12.0f; v <= 12.0f; v += 0.01f) x.push_back(v);
+    const auto orig = x;
+    const int n = static_cast<int>(x.size());
+    std::vector<float> bias(x.size(), 0.25f);
+    k().bias_gelu(x.data(), bias.data(), n);
+    for (int i = 0; i < n; ++i) {
+        const double v = static_cast<double>(orig[i]) + 0.25;
+        const double want = 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0)));
+        EXPECT_NEAR(x[i], want, 1e-6 * (1 + std::fabs(want))) << orig[i];
+    }
+}
+
+TEST_P(KernelsTest, QuantizeRoundTripsWithinHalfAStep) {
+    const int n = 301;
+    auto x = Random(n, 2.0f, 9);
+    std::vector<uint8_t> q(n);
+    const float scale = k().quantize_u8(x.data(), q.data(), n);
+    float amax = 0;
+    for (float v : x) amax = std::max(amax, std::fabs(v));
+    EXPECT_FLOAT_EQ(scale, amax / 127.0f);
+    for (int i = 0; i < n; ++i) {
+        EXPECT_GE(q[i], 1);
+        EXPECT_NEAR((q[i] - 128) * scale, x[i], 0.5f * scale + 1e-6f);
+    }
+    std::vector<float> zeros(8, 0.0f);
+    std::vector<uint8_t> qz(8);
+    EXPECT_EQ(k().quantize_u8(zeros.data(), qz.data(), 8), 1.0f);
+    EXPECT_EQ(qz[3], 128);
+}
+
+TEST_P(KernelsTest, DequantizeAppliesScalesCompensationAndBias) {
+    const int n = 37;
+    std::vector<int32_t> acc(n), comp(n);
+    std::vector<float> col(n), bias(n), out(n);
+    for (int i = 0; i < n; ++i) {
+        acc[i] = 1000 * i - 7;
+        comp[i] = 128 * (i - 5);
+        col[i] = 0.01f * (i + 1);
+        bias[i] = 0.5f * i;
+    }
+    k().dequantize(acc.data(), comp.data(), 0.25f, col.data(), bias.data(), out.data(), n);
+    for (int i = 0; i < n; ++i) {
+        const double want = static_cast<double>(acc[i] - comp[i]) * 0.25 * col[i] + bias[i];
+        EXPECT_NEAR(out[i], want, 1e-4 * (1 + std::fabs(want)));
+    }
+}
+
+TEST_P(KernelsTest, AttentionMatchesSoftmaxReference) {
+    const int len = 19, dim = 24, ld = 3 * 96, ld_out = 96;
+    auto qkv = Random(static_cast<std::size_t>(len) * ld, 1.5f, 21);
+    std::vector<float> out(static_cast<std::size_t>(len) * ld_out, -1.0f);
+    std::vector<float> scratch(static_cast<std::size_t>(dim + 1) * len);
+    const float* q = qkv.data() + 5;
+    const float* kk = qkv.data() + 96 + 5;
+    const float* v = qkv.data() + 192 + 5;
+    const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+    k().attention(q, kk, v, ld, len, dim, scale, out.data() + 5, ld_out, scratch.data());
+    for (int i = 0; i < len; ++i) {
+        std::vector<double> s(len);
+        double mx = -1e300, sum = 0;
+        for (int j = 0; j < len; ++j) {
+            double d = 0;
+            for (int c = 0; c < dim; ++c) d += static_cast<double>(q[i * ld + c]) * kk[j * ld + c];
+            s[j] = d * scale;
+            mx = std::max(mx, s[j]);
+        }
+        for (auto& e : s) sum += (e = std::exp(e - mx));
+        for (int c = 0; c < dim; ++c) {
+            double o = 0;
+            for (int j = 0; j < len; ++j) o += s[j] / sum * v[j * ld + c];
+            EXPECT_NEAR(out[i * ld_out + 5 + c], o, 1e-5) << i << "," << c;
+        }
+        EXPECT_EQ(out[i * ld_out + 4], -1.0f);  // neighbouring heads untouched
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllInstructionSets, KernelsTest,
+                         ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kGeneric),
+                         [](const auto& info) {
+                             return std::string(SelectKernels(info.param).name) + "_" +
+                                    std::to_string(info.index);
+                         });
+
+TEST(Kernels, AutoPicksAnAvailableSet) {
+    const auto name = SelectKernels(Isa::kAuto).name;
+    EXPECT_TRUE(name == "avx512" || name == "avx2" || name == "generic") << name;
+}
+
+}  // namespace
+}  // namespace contex::embed::native::internal
