@@ -111,6 +111,7 @@ TEST_P(BertVariantTest, Fp32MatchesNumpyReference) {
         }
     }
     EXPECT_LE(worst, 1e-4) << "max abs diff over " << e.cases.size() << " inputs";
+    RecordProperty("max_abs_diff", std::to_string(worst));
 }
 
 TEST_P(BertVariantTest, Int8StaysCloseToReference) {
@@ -128,6 +129,7 @@ TEST_P(BertVariantTest, Int8StaysCloseToReference) {
         worst = std::min(worst, Cosine(out.data() + i * h, e.cases[i].embedding.data(), h));
     }
     EXPECT_GE(worst, 0.99) << "lowest cosine to the fp32 reference";
+    RecordProperty("min_cosine", std::to_string(worst));
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, BertVariantTest,

@@ -182,3 +182,15 @@ TEST(WordPieceTokenizer, LoadReportsMissingAndMalformedFiles) {
 
 }  // namespace
 }  // namespace contex::embed::native
+
+namespace contex::embed::native {
+namespace {
+
+TEST(WordPieceTokenizer, DuplicatePieceMapsToItsLastId) {
+    auto t = WordPieceTokenizer::FromVocab({"[UNK]", "[CLS]", "[SEP]", "a", "b", "a"}, {});
+    ASSERT_TRUE(t.ok());
+    EXPECT_EQ(t->Encode("a b", 8), (std::vector<int32_t>{1, 5, 4, 2}));
+}
+
+}  // namespace
+}  // namespace contex::embed::native
