@@ -1,0 +1,149 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <map>
+#include <random>
+
+#include "index/project_index.hpp"
+#include "index/test_support.hpp"
+
+namespace contex::index {
+namespace {
+
+using testing::Entry;
+
+// Corpus: d1 "apple banana apple" (len 3), d2 "banana cherry" (len 2),
+// d3 "cherry durian elderberry fig" (len 4). N = 3, avgdl = 3, k1 = 1.2, b = 0.75.
+// idf(df=1) = ln(1 + 2.5/1.5) = 0.98083; idf(df=2) = ln(1 + 1.5/2.5) = 0.47000.
+class Bm25Corpus : public ::testing::Test {
+protected:
+    void SetUp() override {
+        std::vector<IndexEntry> e = {Entry("d1", "k1", "apple banana apple"),
+                                     Entry("d2", "k2", "banana cherry"),
+                                     Entry("d3", "k3", "cherry durian elderberry fig")};
+        ASSERT_TRUE(index.Apply(e, {}, 1).ok());
+    }
+    std::map<std::string, double> Scores(std::string_view query) {
+        std::map<std::string, double> out;
+        for (const Hit& h : index.snapshot()->Search({}, query, testing::Wide(0.5f, 0.0f))) {
+            out[h.node_key] = h.keyword_score;
+        }
+        return out;
+    }
+    ProjectIndex index;
+};
+
+TEST_F(Bm25Corpus, ScoresEqualHandComputedValues) {
+    // apple in d1: 0.98083 * 2 * 2.2 / (2 + 1.2 * (0.25 + 0.75 * 3/3)) = 1.34864
+    auto apple = Scores("apple");
+    ASSERT_EQ(apple.size(), 1u);
+    EXPECT_NEAR(apple["d1"], 1.3486402, 1e-5);
+    // banana: d1 0.47000 * 2.2 / (1 + 1.2) = 0.47000; d2 0.47000 * 2.2 / (1 + 1.2 * 0.75) = 0.54421
+    auto banana = Scores("banana");
+    ASSERT_EQ(banana.size(), 2u);
+    EXPECT_NEAR(banana["d1"], 0.4700036, 1e-5);
+    EXPECT_NEAR(banana["d2"], 0.5442147, 1e-5);
+    // "banana cherry" sums distinct terms: d2 = 2 * 0.54421 = 1.08843; d3 cherry = 0.41360
+    auto both = Scores("Banana CHERRY banana");
+    EXPECT_NEAR(both["d2"], 1.0884295, 1e-5);
+    EXPECT_NEAR(both["d3"], 0.4136032, 1e-5);
+    EXPECT_NEAR(both["d1"], 0.4700036, 1e-5);
+}
+
+TEST_F(Bm25Corpus, StatisticsFollowDeletes) {
+    ASSERT_TRUE(index.Apply({}, std::vector<std::string>{"d3"}, 2).ok());
+    // N = 2, avgdl = 2.5; banana df 2: idf = ln(1 + 0.5/2.5) = 0.18232;
+    // d2: 0.18232 * 2.2 / (1 + 1.2 * (0.25 + 0.75 * 2/2.5)) = 0.19857
+    // cherry df 1: idf = ln(1 + 1.5/1.5) = 0.69315 -> d2 0.75491
+    auto s = Scores("banana cherry");
+    EXPECT_NEAR(s["d2"], 0.1985680 + 0.7549128, 1e-5);
+    EXPECT_EQ(index.snapshot()->DocFreq("cherry"), 1u);
+    EXPECT_EQ(index.snapshot()->sequence(), 2);
+}
+
+TEST_F(Bm25Corpus, KeywordThresholdFiltersHits) {
+    auto hits = index.snapshot()->Search({}, "banana cherry", testing::Wide(0.5f, 1.0f));
+    ASSERT_EQ(hits.size(), 1u);
+    EXPECT_EQ(hits[0].node_key, "d2");
+    EXPECT_EQ(hits[0].match_type, MatchType::kKeyword);
+    EXPECT_FLOAT_EQ(hits[0].similarity, 0.0f);
+}
+
+TEST_F(Bm25Corpus, DisabledBm25ReturnsNothingWithoutVectors) {
+    SearchParams p = testing::Wide(0.5f, 0.0f);
+    p.bm25_enabled = false;
+    EXPECT_TRUE(index.snapshot()->Search({}, "apple", p).empty());
+}
+
+TEST_F(Bm25Corpus, Bm25OfArbitraryTextMatchesForwardScore) {
+    auto snap = index.snapshot();
+    auto terms = snap->analyzer().QueryTerms("banana cherry");
+    TermCounts d2 = snap->analyzer().Count("banana cherry");
+    EXPECT_NEAR(snap->Bm25(terms, d2), 1.0884294572, 1e-9);
+}
+
+// Max-score top-k must equal exhaustive scoring, across segments and tombstones.
+TEST(Bm25Index, TopKEqualsExhaustiveScoring) {
+    std::mt19937 rng(7);
+    const std::vector<std::string> vocab = {"alpha", "beta", "gamma", "delta", "epsilon",
+                                            "zeta", "eta", "theta", "iota", "kappa", "lambda",
+                                            "mu", "nu", "xi", "omicron", "pi", "rho", "sigma"};
+    auto text = [&](int words) {
+        std::string t;
+        for (int i = 0; i < words; ++i) {  // skewed vocabulary: low indexes are common
+            std::size_t w = std::min<std::size_t>(vocab.size() - 1,
+                                                  std::geometric_distribution<>(0.25)(rng));
+            t += vocab[w] + " ";
+        }
+        return t;
+    };
+    IndexOptions options;
+    options.merge_factor = 4;
+    ProjectIndex index(options);
+    std::map<std::string, std::string> live;  // node key -> text
+    int64_t seq = 0;
+    for (int batch = 0; batch < 30; ++batch) {
+        std::vector<std::string> removed;  // from earlier batches
+        for (int r = 0; r < 5 && !live.empty(); ++r) {
+            auto it = std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
+            removed.push_back(it->first);
+            live.erase(it);
+        }
+        std::vector<IndexEntry> entries;
+        for (int i = 0; i < 20; ++i) {
+            std::string key = "n" + std::to_string(batch * 20 + i);
+            entries.push_back(Entry(key, "k" + std::to_string(batch), text(3 + int(rng() % 20))));
+            live[key] = entries.back().text;
+        }
+        ASSERT_TRUE(index.Apply(entries, removed, ++seq).ok());
+    }
+    auto snap = index.snapshot();
+    ASSERT_EQ(snap->size(), live.size());
+    EXPECT_GT(snap->segments().size(), 1u);
+    EXPECT_GT(snap->stats().tombstones, 0u);
+    for (const char* query : {"alpha", "theta rho", "sigma pi beta", "mu nu xi omicron",
+                              "alpha beta gamma delta"}) {
+        auto terms = snap->analyzer().QueryTerms(query);
+        std::vector<std::pair<double, std::string>> oracle;
+        for (const auto& [key, t] : live) {
+            double s = snap->Bm25(terms, snap->analyzer().Count(t));
+            if (s > 0) oracle.emplace_back(s, key);
+        }
+        std::sort(oracle.begin(), oracle.end(), [](const auto& a, const auto& b) {
+            return a.first != b.first ? a.first > b.first : a.second < b.second;
+        });
+        for (int k : {1, 5, 20}) {
+            SearchParams p = testing::Wide(0.5f, 0.0f, k);
+            p.min_candidates = k;  // C = 4k: the heap fills and max-score prunes
+            auto hits = snap->Search({}, query, p);
+            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << query;
+            for (std::size_t i = 0; i < hits.size(); ++i) {
+                EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " k=" << k << " i=" << i;
+                EXPECT_FLOAT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first));
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace contex::index

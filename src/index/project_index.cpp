@@ -1,0 +1,677 @@
+#include "index/project_index.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <thread>
+
+#include "index/fusion.hpp"
+#include "index/segment.hpp"
+#include "index/vector_kernels.hpp"
+
+namespace contex::index {
+namespace {
+
+uint64_t MakeRef(uint32_t segment, uint32_t pos) { return (uint64_t(segment) << 32) | pos; }
+uint32_t RefSegment(uint64_t ref) { return static_cast<uint32_t>(ref >> 32); }
+uint32_t RefPos(uint64_t ref) { return static_cast<uint32_t>(ref & 0xffffffffu); }
+
+// Bounded top-n selection ordered by score desc, then node key asc. The heap's front is
+// the worst kept candidate.
+template <typename Item, typename KeyOf>
+class TopN {
+public:
+    TopN(std::size_t n, KeyOf key_of) : n_(n), key_of_(key_of) { heap_.reserve(n + 1); }
+
+    bool full() const { return heap_.size() >= n_; }
+    // Score below which nothing can enter (-inf while not full).
+    double threshold() const {
+        return full() && !heap_.empty() ? heap_.front().score
+                                        : -std::numeric_limits<double>::infinity();
+    }
+    void Offer(const Item& item) {
+        if (n_ == 0) return;
+        if (!full()) {
+            heap_.push_back(item);
+            std::push_heap(heap_.begin(), heap_.end(), Better());
+            return;
+        }
+        if (!Better()(item, heap_.front())) return;
+        std::pop_heap(heap_.begin(), heap_.end(), Better());
+        heap_.back() = item;
+        std::push_heap(heap_.begin(), heap_.end(), Better());
+    }
+    std::vector<Item> Take() {
+        std::sort(heap_.begin(), heap_.end(), Better());
+        return std::move(heap_);
+    }
+
+private:
+    auto Better() const {
+        return [this](const Item& a, const Item& b) {
+            if (a.score != b.score) return a.score > b.score;
+            return key_of_(a) < key_of_(b);
+        };
+    }
+    std::size_t n_;
+    KeyOf key_of_;
+    std::vector<Item> heap_;
+};
+
+std::shared_ptr<std::vector<uint64_t>> EmptyBits(uint32_t size) {
+    return std::make_shared<std::vector<uint64_t>>((size + 63) / 64, 0);
+}
+
+void SetBit(std::vector<uint64_t>& bits, uint32_t pos) { bits[pos >> 6] |= uint64_t(1) << (pos & 63); }
+
+}  // namespace
+
+std::string_view MatchTypeName(MatchType type) {
+    switch (type) {
+        case MatchType::kVector: return "vector";
+        case MatchType::kKeyword: return "keyword";
+        case MatchType::kBoth: return "both";
+    }
+    return "vector";
+}
+
+// ---------------------------------------------------------------------------------------
+// Snapshot
+
+Snapshot::Snapshot(std::shared_ptr<const Analyzer> analyzer, double k1, double b,
+                   std::vector<SegmentView> segments, std::size_t live_docs,
+                   uint64_t live_length, int dim, int64_t sequence)
+    : analyzer_(std::move(analyzer)),
+      k1_(k1),
+      b_(b),
+      segments_(std::move(segments)),
+      live_docs_(live_docs),
+      live_length_(live_length),
+      avgdl_(live_docs > 0 && live_length > 0
+                 ? static_cast<double>(live_length) / static_cast<double>(live_docs)
+                 : 1.0),
+      dim_(dim),
+      sequence_(sequence) {}
+
+std::size_t Snapshot::DocFreq(std::string_view term) const {
+    std::size_t df = 0;
+    for (const SegmentView& view : segments_) {
+        const Segment::Postings* p = view.segment->Find(term);
+        if (p == nullptr) continue;
+        if (view.dead_count == 0) {
+            df += p->end - p->begin;
+            continue;
+        }
+        for (uint32_t doc : view.segment->docs(*p)) df += view.IsDead(doc) ? 0 : 1;
+    }
+    return df;
+}
+
+double Snapshot::Idf(std::string_view term) const {
+    const double n = static_cast<double>(live_docs_);
+    const double df = static_cast<double>(DocFreq(term));
+    return std::log(1.0 + (n - df + 0.5) / (df + 0.5));
+}
+
+double Snapshot::Bm25Term(double idf, uint32_t tf, uint32_t doc_length) const {
+    const double f = static_cast<double>(tf);
+    return idf * (f * (k1_ + 1.0)) /
+           (f + k1_ * (1.0 - b_ + b_ * static_cast<double>(doc_length) / avgdl_));
+}
+
+double Snapshot::Bm25(std::span<const std::string> query_terms, const TermCounts& document) const {
+    double score = 0;
+    std::size_t j = 0;
+    for (const std::string& term : query_terms) {
+        while (j < document.terms.size() && document.terms[j].first < term) ++j;
+        if (j == document.terms.size()) break;
+        if (document.terms[j].first == term) {
+            score += Bm25Term(Idf(term), document.terms[j].second, document.length);
+        }
+    }
+    return score;
+}
+
+std::size_t Snapshot::memory_bytes() const {
+    std::size_t bytes = sizeof(Snapshot);
+    for (const SegmentView& view : segments_) {
+        bytes += view.segment->memory_bytes() + sizeof(SegmentView);
+        if (view.dead) bytes += view.dead->capacity() * sizeof(uint64_t);
+    }
+    return bytes;
+}
+
+SnapshotStats Snapshot::stats() const {
+    SnapshotStats s;
+    s.nodes = live_docs_;
+    s.segments = segments_.size();
+    for (const SegmentView& view : segments_) {
+        std::size_t live = view.segment->size() - view.dead_count;
+        (view.segment->hnsw() ? s.hnsw_nodes : s.exact_nodes) += live;
+        s.tombstones += view.dead_count;
+    }
+    s.memory_bytes = memory_bytes();
+    return s;
+}
+
+const std::string& Snapshot::NodeKey(const Candidate& c) const {
+    return segments_[c.segment].segment->node_key(c.pos);
+}
+
+std::vector<Snapshot::Candidate> Snapshot::VectorCandidates(std::span<const float> query,
+                                                            std::size_t count,
+                                                            int ef_search) const {
+    if (dim_ == 0 || query.size() != static_cast<std::size_t>(dim_) || count == 0) return {};
+    auto key_of = [this](const Candidate& c) -> const std::string& { return NodeKey(c); };
+    TopN<Candidate, decltype(key_of)> top(count, key_of);
+    const std::size_t dim = query.size();
+    constexpr std::size_t kBlock = 256;
+    float scores[kBlock];
+    for (uint32_t si = 0; si < segments_.size(); ++si) {
+        const SegmentView& view = segments_[si];
+        const Segment& seg = *view.segment;
+        if (seg.dim() != dim_ || seg.vector_count() == 0) continue;
+        if (const HnswGraph* graph = seg.hnsw()) {
+            std::size_t ef = std::max<std::size_t>(count, static_cast<std::size_t>(std::max(ef_search, 1)));
+            for (const auto& [pos, distance] : graph->Search(query.data(), ef)) {
+                (void)distance;
+                if (view.IsDead(pos)) continue;
+                // Exact re-scoring: the reported cosine never depends on the graph.
+                top.Offer({si, pos, Dot(query.data(), seg.vector(pos), dim)});
+            }
+            continue;
+        }
+        const uint32_t n = seg.size();
+        for (uint32_t start = 0; start < n; start += kBlock) {
+            const uint32_t block = std::min<uint32_t>(kBlock, n - start);
+            DotRows(query.data(), seg.vector(start), block, dim, scores);
+            double threshold = top.threshold();
+            for (uint32_t i = 0; i < block; ++i) {
+                const uint32_t pos = start + i;
+                if (scores[i] < threshold || !seg.has_vector(pos) || view.IsDead(pos)) continue;
+                top.Offer({si, pos, scores[i]});
+                threshold = top.threshold();
+            }
+        }
+    }
+    return top.Take();
+}
+
+std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view text,
+                                                             std::size_t count) const {
+    if (live_docs_ == 0 || count == 0) return {};
+    const std::vector<std::string> terms = analyzer_->QueryTerms(text);
+    if (terms.empty()) return {};
+    std::vector<double> idf(terms.size(), 0.0);
+    std::vector<bool> present(terms.size(), false);
+    for (std::size_t t = 0; t < terms.size(); ++t) {
+        if (DocFreq(terms[t]) == 0) continue;
+        present[t] = true;
+        idf[t] = Idf(terms[t]);
+    }
+
+    auto key_of = [this](const Candidate& c) -> const std::string& { return NodeKey(c); };
+    TopN<Candidate, decltype(key_of)> top(count, key_of);
+
+    struct List {
+        std::span<const uint32_t> docs;
+        std::span<const uint32_t> tfs;
+        std::size_t cur = 0;
+        double idf = 0;
+        double upper_bound = 0;
+        uint32_t doc() const {
+            return cur < docs.size() ? docs[cur] : std::numeric_limits<uint32_t>::max();
+        }
+    };
+    constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
+
+    for (uint32_t si = 0; si < segments_.size(); ++si) {
+        const SegmentView& view = segments_[si];
+        const Segment& seg = *view.segment;
+        std::vector<List> lists;
+        for (std::size_t t = 0; t < terms.size(); ++t) {
+            if (!present[t]) continue;
+            const Segment::Postings* p = seg.Find(terms[t]);
+            if (p == nullptr || p->end == p->begin) continue;
+            List list;
+            list.docs = seg.docs(*p);
+            list.tfs = seg.tfs(*p);
+            list.idf = idf[t];
+            // Contribution grows with tf and shrinks with length; slack covers rounding.
+            list.upper_bound = Bm25Term(idf[t], p->max_tf, p->min_length) * (1.0 + 1e-9);
+            lists.push_back(list);
+        }
+        if (lists.empty()) continue;
+        std::sort(lists.begin(), lists.end(),
+                  [](const List& a, const List& b) { return a.upper_bound < b.upper_bound; });
+        std::vector<double> prefix(lists.size());
+        double acc = 0;
+        for (std::size_t i = 0; i < lists.size(); ++i) prefix[i] = acc += lists[i].upper_bound;
+
+        // Lists [0, first_essential) are non-essential: a document found only in them
+        // cannot beat the current threshold (max-score, Turtle & Flood).
+        std::size_t first_essential = 0;
+        auto update_partition = [&] {
+            const double theta = top.threshold();
+            while (first_essential < lists.size() && prefix[first_essential] < theta) {
+                ++first_essential;
+            }
+        };
+        update_partition();
+        while (first_essential < lists.size()) {
+            uint32_t doc = kEnd;
+            for (std::size_t i = first_essential; i < lists.size(); ++i) doc = std::min(doc, lists[i].doc());
+            if (doc == kEnd) break;
+            const bool dead = view.IsDead(doc);
+            double score = 0;
+            for (std::size_t i = first_essential; i < lists.size(); ++i) {
+                List& l = lists[i];
+                if (l.doc() != doc) continue;
+                if (!dead) score += Bm25Term(l.idf, l.tfs[l.cur], seg.length(doc));
+                ++l.cur;
+            }
+            if (dead) continue;
+            bool pruned = false;
+            const double theta = top.threshold();
+            for (std::size_t i = first_essential; i-- > 0;) {
+                if (score + prefix[i] < theta) {
+                    pruned = true;
+                    break;
+                }
+                List& l = lists[i];
+                auto it = std::lower_bound(l.docs.begin() + static_cast<std::ptrdiff_t>(l.cur),
+                                           l.docs.end(), doc);
+                l.cur = static_cast<std::size_t>(it - l.docs.begin());
+                if (l.doc() == doc) score += Bm25Term(l.idf, l.tfs[l.cur], seg.length(doc));
+            }
+            if (pruned) continue;
+            top.Offer({si, doc, score});
+            update_partition();
+        }
+    }
+
+    // Canonical scores: summed over the query terms in sorted order, the same arithmetic
+    // reverse matching uses, so both directions agree bit for bit.
+    std::vector<Candidate> found = top.Take();
+    for (Candidate& c : found) {
+        const Segment& seg = *segments_[c.segment].segment;
+        double score = 0;
+        for (std::size_t t = 0; t < terms.size(); ++t) {
+            if (!present[t]) continue;
+            const Segment::Postings* p = seg.Find(terms[t]);
+            if (p == nullptr) continue;
+            uint32_t tf = seg.TermFreq(*p, c.pos);
+            if (tf > 0) score += Bm25Term(idf[t], tf, seg.length(c.pos));
+        }
+        c.score = score;
+    }
+    std::sort(found.begin(), found.end(), [this](const Candidate& a, const Candidate& b) {
+        if (a.score != b.score) return a.score > b.score;
+        return NodeKey(a) < NodeKey(b);
+    });
+    return found;
+}
+
+std::vector<Hit> Snapshot::Search(std::span<const float> query_vector,
+                                  std::string_view query_text, const SearchParams& params) const {
+    if (params.k <= 0) return {};
+    const std::size_t candidates = static_cast<std::size_t>(
+        std::max(4 * params.k, std::max(params.min_candidates, 1)));
+    const bool vector_ok = dim_ > 0 && query_vector.size() == static_cast<std::size_t>(dim_);
+
+    std::vector<RankedEntry> vector_list;
+    if (vector_ok) {
+        for (const Candidate& c : VectorCandidates(query_vector, candidates, params.ef_search)) {
+            vector_list.push_back({MakeRef(c.segment, c.pos), NodeKey(c), c.score});
+        }
+    }
+    std::vector<RankedEntry> keyword_list;
+    if (params.bm25_enabled) {
+        for (const Candidate& c : KeywordCandidates(query_text, candidates)) {
+            keyword_list.push_back({MakeRef(c.segment, c.pos), NodeKey(c), c.score});
+        }
+    }
+    auto exact_cosine = [&](uint64_t ref) -> float {
+        const Segment& seg = *segments_[RefSegment(ref)].segment;
+        const uint32_t pos = RefPos(ref);
+        if (!vector_ok || seg.dim() != dim_ || !seg.has_vector(pos)) return 0.0f;
+        return Dot(query_vector.data(), seg.vector(pos), query_vector.size());
+    };
+    std::vector<Hit> hits;
+    for (const FusedEntry& e : Fuse(vector_list, keyword_list, exact_cosine, params)) {
+        const Segment& seg = *segments_[RefSegment(e.ref)].segment;
+        Hit hit;
+        hit.node_key = std::string(e.node_key);
+        hit.data_key = seg.data_key(RefPos(e.ref));
+        hit.similarity = e.similarity;
+        hit.keyword_score = e.keyword_score;
+        hit.score = e.score;
+        hit.match_type = e.match_type;
+        hits.push_back(std::move(hit));
+    }
+    return hits;
+}
+
+// ---------------------------------------------------------------------------------------
+// ProjectIndex
+
+struct ProjectIndex::WriterState {
+    std::unordered_map<std::string, Loc> nodes;
+    std::unordered_map<std::string, std::unordered_set<std::string>> by_data_key;
+    uint64_t next_segment_id = 1;
+    uint64_t epoch = 0;  // bumped by Rebuild; invalidates an in-flight compaction
+    bool compacting = false;
+    uint64_t compaction_watermark = 0;  // segments <= this id belong to the compaction
+    int dim = 0;
+};
+
+namespace {
+
+// Analyses entries into segment documents (later duplicates of a node key win) and
+// checks that all vectors share one dimension. Runs outside the writer lock.
+Result<std::vector<SegmentDoc>> PrepareDocs(const Analyzer& analyzer,
+                                            std::span<const IndexEntry> entries,
+                                            std::size_t threads, int* dim) {
+    std::unordered_map<std::string_view, std::size_t> last;
+    last.reserve(entries.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) last[entries[i].node_key] = i;
+    std::vector<std::size_t> keep;
+    keep.reserve(last.size());
+    for (std::size_t i = 0; i < entries.size(); ++i) {
+        if (last[entries[i].node_key] == i) keep.push_back(i);
+    }
+    int d = 0;
+    for (std::size_t i : keep) {
+        const auto& v = entries[i].vector;
+        if (v.empty()) continue;
+        if (d == 0) d = static_cast<int>(v.size());
+        if (static_cast<int>(v.size()) != d) {
+            return InvalidArgument("index entries have vectors of different dimensions");
+        }
+    }
+    *dim = d;
+    std::vector<SegmentDoc> docs(keep.size());
+    auto work = [&](std::size_t begin, std::size_t end) {
+        for (std::size_t j = begin; j < end; ++j) {
+            const IndexEntry& e = entries[keep[j]];
+            docs[j].node_key = e.node_key;
+            docs[j].data_key = e.data_key;
+            docs[j].vector = e.vector;
+            docs[j].terms = analyzer.Count(e.text);
+        }
+    };
+    threads = std::max<std::size_t>(1, std::min(threads, docs.size() / 4096 + 1));
+    if (threads == 1) {
+        work(0, docs.size());
+    } else {
+        std::vector<std::thread> pool;
+        const std::size_t chunk = (docs.size() + threads - 1) / threads;
+        for (std::size_t t = 0; t < threads; ++t) {
+            const std::size_t b = std::min(docs.size(), t * chunk);
+            const std::size_t e = std::min(docs.size(), b + chunk);
+            pool.emplace_back(work, b, e);
+        }
+        for (auto& th : pool) th.join();
+    }
+    return docs;
+}
+
+}  // namespace
+
+ProjectIndex::ProjectIndex(IndexOptions options)
+    : options_(options),
+      analyzer_(std::make_shared<const Analyzer>(options.analyzer)),
+      state_(std::make_unique<WriterState>()) {
+    current_.store(std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
+                                                    std::vector<SegmentView>{}, 0, 0, 0, 0));
+}
+
+ProjectIndex::~ProjectIndex() = default;
+
+std::shared_ptr<const Snapshot> ProjectIndex::snapshot() const {
+    return current_.load(std::memory_order_acquire);
+}
+
+void ProjectIndex::Publish(std::shared_ptr<const Snapshot> next) {
+    current_.store(std::move(next), std::memory_order_release);
+}
+
+Status ProjectIndex::Apply(std::span<const IndexEntry> upserts,
+                           std::span<const std::string> removed_node_keys, int64_t sequence) {
+    int dim = 0;
+    auto prepared = PrepareDocs(*analyzer_, upserts, 1, &dim);
+    if (!prepared.ok()) return std::move(prepared).error();
+    std::vector<SegmentDoc> docs = std::move(prepared).value();
+
+    std::lock_guard lock(writer_mutex_);
+    WriterState& state = *state_;
+    if (dim != 0 && state.dim != 0 && dim != state.dim) {
+        return InvalidArgument("vector dimension differs from the index's");
+    }
+    if (state.dim == 0) state.dim = dim;
+
+    const std::shared_ptr<const Snapshot> current = snapshot();
+    std::vector<SegmentView> views = current->segments();
+    std::unordered_map<uint64_t, std::size_t> view_of;
+    for (std::size_t i = 0; i < views.size(); ++i) view_of[views[i].segment->id()] = i;
+    std::vector<std::shared_ptr<std::vector<uint64_t>>> copied(views.size());
+    std::size_t live = current->size();
+    uint64_t length = current->total_length();
+
+    auto kill = [&](const std::string& key) {
+        auto it = state.nodes.find(key);
+        if (it == state.nodes.end()) return;
+        const Loc loc = it->second;
+        const std::size_t vi = view_of.at(loc.segment_id);
+        SegmentView& view = views[vi];
+        if (!copied[vi]) {
+            copied[vi] = view.dead ? std::make_shared<std::vector<uint64_t>>(*view.dead)
+                                   : EmptyBits(view.segment->size());
+            view.dead = copied[vi];
+        }
+        SetBit(*copied[vi], loc.pos);
+        ++view.dead_count;
+        --live;
+        length -= view.segment->length(loc.pos);
+        auto dk = state.by_data_key.find(view.segment->data_key(loc.pos));
+        if (dk != state.by_data_key.end()) {
+            dk->second.erase(key);
+            if (dk->second.empty()) state.by_data_key.erase(dk);
+        }
+        state.nodes.erase(it);
+    };
+    for (const std::string& key : removed_node_keys) kill(key);
+    for (const SegmentDoc& doc : docs) kill(doc.node_key);
+
+    if (!docs.empty()) {
+        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr);
+        for (uint32_t pos = 0; pos < seg->size(); ++pos) {
+            state.nodes[seg->node_key(pos)] = {seg->id(), pos};
+            state.by_data_key[seg->data_key(pos)].insert(seg->node_key(pos));
+            ++live;
+            length += seg->length(pos);
+        }
+        views.push_back({std::move(seg), nullptr, 0});
+    }
+    std::erase_if(views, [](const SegmentView& v) { return v.dead_count == v.segment->size(); });
+    MergeSmallSegments(views, state);
+    Publish(std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
+                                             std::move(views), live, length, state.dim, sequence));
+    return OkStatus();
+}
+
+void ProjectIndex::RemoveDataKey(std::string_view data_key, int64_t sequence) {
+    std::vector<std::string> keys;
+    {
+        std::lock_guard lock(writer_mutex_);
+        auto it = state_->by_data_key.find(std::string(data_key));
+        if (it != state_->by_data_key.end()) keys.assign(it->second.begin(), it->second.end());
+    }
+    // No vectors are added, so Apply cannot fail.
+    Status status = Apply({}, keys, sequence);
+    CONTEX_ASSERT(status.ok());
+}
+
+Status ProjectIndex::Rebuild(std::vector<IndexEntry> all, int64_t sequence) {
+    int dim = 0;
+    auto prepared = PrepareDocs(*analyzer_, all, options_.build_threads, &dim);
+    if (!prepared.ok()) return std::move(prepared).error();
+    std::vector<SegmentDoc> docs = std::move(prepared).value();
+    std::vector<IndexEntry>().swap(all);
+
+    HnswParams hnsw{options_.hnsw_m, options_.hnsw_ef_construction, options_.build_threads,
+                    options_.hnsw_seed};
+    const bool with_hnsw = docs.size() >= options_.hnsw_threshold;
+
+    std::lock_guard lock(writer_mutex_);
+    WriterState& state = *state_;
+    state.nodes.clear();
+    state.by_data_key.clear();
+    ++state.epoch;
+    state.dim = dim;
+    std::vector<SegmentView> views;
+    std::size_t live = 0;
+    uint64_t length = 0;
+    if (!docs.empty()) {
+        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), dim,
+                                  with_hnsw ? &hnsw : nullptr);
+        state.nodes.reserve(seg->size());
+        for (uint32_t pos = 0; pos < seg->size(); ++pos) {
+            state.nodes[seg->node_key(pos)] = {seg->id(), pos};
+            state.by_data_key[seg->data_key(pos)].insert(seg->node_key(pos));
+        }
+        live = seg->size();
+        length = seg->total_length();
+        views.push_back({std::move(seg), nullptr, 0});
+    }
+    Publish(std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
+                                             std::move(views), live, length, dim, sequence));
+    return OkStatus();
+}
+
+void ProjectIndex::MergeSmallSegments(std::vector<SegmentView>& views, WriterState& state) {
+    const double factor = static_cast<double>(std::max<std::size_t>(2, options_.merge_factor));
+    for (;;) {
+        std::unordered_map<int, std::vector<std::size_t>> tiers;
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            const SegmentView& v = views[i];
+            const std::size_t live = v.segment->size() - v.dead_count;
+            if (v.segment->hnsw() != nullptr || live > options_.inline_merge_max_docs) continue;
+            if (state.compacting && v.segment->id() <= state.compaction_watermark) continue;
+            const int tier = live <= 1 ? 0 : static_cast<int>(std::log(double(live)) / std::log(factor));
+            tiers[tier].push_back(i);
+        }
+        const std::vector<std::size_t>* group = nullptr;
+        for (const auto& [tier, members] : tiers) {
+            if (members.size() >= static_cast<std::size_t>(factor)) {
+                group = &members;
+                break;
+            }
+        }
+        if (group == nullptr) return;
+        std::vector<SegmentDoc> docs;
+        for (std::size_t i : *group) {
+            std::vector<SegmentDoc> part = views[i].segment->ExtractLive(views[i].dead.get());
+            std::move(part.begin(), part.end(), std::back_inserter(docs));
+        }
+        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr);
+        for (uint32_t pos = 0; pos < seg->size(); ++pos) {
+            state.nodes[seg->node_key(pos)] = {seg->id(), pos};
+        }
+        std::vector<SegmentView> rest;
+        for (std::size_t i = 0; i < views.size(); ++i) {
+            if (std::find(group->begin(), group->end(), i) == group->end()) rest.push_back(views[i]);
+        }
+        rest.push_back({std::move(seg), nullptr, 0});
+        views = std::move(rest);
+    }
+}
+
+bool ProjectIndex::CompactionWanted(const Snapshot& snap) const {
+    std::size_t hnsw_live = 0, exact_live = 0, dead = 0, rows = 0;
+    for (const SegmentView& v : snap.segments()) {
+        const std::size_t live = v.segment->size() - v.dead_count;
+        (v.segment->hnsw() ? hnsw_live : exact_live) += live;
+        dead += v.dead_count;
+        rows += v.segment->size();
+    }
+    const std::size_t threshold = std::max<std::size_t>(1, options_.hnsw_threshold);
+    if (hnsw_live == 0 && snap.size() >= threshold && snap.dim() > 0) return true;
+    if (hnsw_live > 0 && exact_live >= std::max(threshold / 4, hnsw_live / 8)) return true;
+    if (rows >= 1024 && dead * 5 > rows) return true;  // > 20 % tombstones
+    return snap.segments().size() > 64;
+}
+
+bool ProjectIndex::NeedsMaintenance() const { return CompactionWanted(*snapshot()); }
+
+bool ProjectIndex::Maintain() {
+    std::lock_guard maintain(maintain_mutex_);
+    std::shared_ptr<const Snapshot> base;
+    uint64_t epoch = 0, segment_id = 0;
+    int dim = 0;
+    {
+        std::lock_guard lock(writer_mutex_);
+        base = snapshot();
+        if (!CompactionWanted(*base)) return false;
+        WriterState& state = *state_;
+        state.compacting = true;
+        state.compaction_watermark = state.next_segment_id - 1;
+        segment_id = state.next_segment_id++;
+        epoch = state.epoch;
+        dim = state.dim;
+    }
+
+    // The expensive part runs without the writer lock: publishes continue meanwhile.
+    std::vector<SegmentDoc> docs;
+    for (const SegmentView& v : base->segments()) {
+        std::vector<SegmentDoc> part = v.segment->ExtractLive(v.dead.get());
+        std::move(part.begin(), part.end(), std::back_inserter(docs));
+    }
+    HnswParams hnsw{options_.hnsw_m, options_.hnsw_ef_construction, options_.build_threads,
+                    options_.hnsw_seed};
+    const bool with_hnsw = docs.size() >= options_.hnsw_threshold && dim > 0;
+    auto merged = Segment::Build(segment_id, std::move(docs), dim, with_hnsw ? &hnsw : nullptr);
+
+    std::lock_guard lock(writer_mutex_);
+    WriterState& state = *state_;
+    state.compacting = false;
+    if (state.epoch != epoch) return false;  // a Rebuild replaced everything meanwhile
+    const std::shared_ptr<const Snapshot> current = snapshot();
+    std::unordered_map<uint64_t, const SegmentView*> now;
+    for (const SegmentView& v : current->segments()) now[v.segment->id()] = &v;
+
+    // Nodes deleted since `base` are tombstoned in the merged segment.
+    auto dead = EmptyBits(merged->size());
+    uint32_t dead_count = 0;
+    uint32_t next = 0;
+    std::unordered_set<uint64_t> folded;
+    for (const SegmentView& old : base->segments()) {
+        folded.insert(old.segment->id());
+        auto it = now.find(old.segment->id());
+        const SegmentView* still = it == now.end() ? nullptr : it->second;
+        for (uint32_t pos = 0; pos < old.segment->size(); ++pos) {
+            if (old.IsDead(pos)) continue;
+            const uint32_t new_pos = next++;
+            if (still == nullptr || still->IsDead(pos)) {
+                SetBit(*dead, new_pos);
+                ++dead_count;
+            } else {
+                state.nodes[merged->node_key(new_pos)] = {merged->id(), new_pos};
+            }
+        }
+    }
+    std::vector<SegmentView> views;
+    if (dead_count < merged->size()) {
+        views.push_back({merged, dead_count > 0 ? dead : nullptr, dead_count});
+    }
+    for (const SegmentView& v : current->segments()) {
+        if (!folded.contains(v.segment->id())) views.push_back(v);
+    }
+    Publish(std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
+                                             std::move(views), current->size(),
+                                             current->total_length(), current->dim(),
+                                             current->sequence()));
+    return true;
+}
+
+}  // namespace contex::index

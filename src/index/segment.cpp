@@ -1,0 +1,259 @@
+#include "index/segment.hpp"
+
+#include <hnswlib/hnswlib.h>
+
+#include <algorithm>
+#include <atomic>
+#include <exception>
+#include <limits>
+#include <mutex>
+#include <numeric>
+#include <thread>
+
+#include "index/vector_kernels.hpp"
+
+namespace contex::index {
+namespace {
+
+// hnswlib space whose distance is 1 - dot, computed by the dispatched SIMD kernel (the
+// library's own kernels are chosen at compile time, and we may not use -march=native).
+class DotSpace final : public hnswlib::SpaceInterface<float> {
+public:
+    explicit DotSpace(std::size_t dim) : dim_(dim) {}
+    std::size_t get_data_size() override { return dim_ * sizeof(float); }
+    hnswlib::DISTFUNC<float> get_dist_func() override { return &InnerProductDistance; }
+    void* get_dist_func_param() override { return &dim_; }
+
+private:
+    std::size_t dim_;
+};
+
+std::size_t StringBytes(const std::string& s) {
+    return sizeof(std::string) + (s.capacity() > 15 ? s.capacity() + 1 : 0);
+}
+
+}  // namespace
+
+struct HnswGraph::Impl {
+    explicit Impl(std::size_t dim) : space(dim) {}
+    DotSpace space;
+    std::unique_ptr<hnswlib::HierarchicalNSW<float>> index;
+    std::size_t memory = 0;
+};
+
+HnswGraph::HnswGraph(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+HnswGraph::~HnswGraph() = default;
+
+Result<std::unique_ptr<HnswGraph>> HnswGraph::Build(const float* vectors,
+                                                    const uint8_t* has_vector, std::size_t count,
+                                                    std::size_t dim, const HnswParams& params) {
+    auto impl = std::make_unique<Impl>(dim);
+    std::vector<uint32_t> rows;
+    rows.reserve(count);
+    for (std::size_t i = 0; i < count; ++i) {
+        if (has_vector[i]) rows.push_back(static_cast<uint32_t>(i));
+    }
+    try {
+        impl->index = std::make_unique<hnswlib::HierarchicalNSW<float>>(
+            &impl->space, std::max<std::size_t>(rows.size(), 1), params.m,
+            params.ef_construction, params.seed);
+    } catch (const std::exception& e) {
+        return Internal(std::string("hnsw allocation failed: ") + e.what());
+    }
+    auto* index = impl->index.get();
+    std::atomic<std::size_t> next{0};
+    std::mutex error_mutex;
+    std::string error;
+    auto worker = [&] {
+        for (;;) {
+            std::size_t i = next.fetch_add(1, std::memory_order_relaxed);
+            if (i >= rows.size()) return;
+            try {
+                index->addPoint(vectors + std::size_t(rows[i]) * dim, rows[i]);
+            } catch (const std::exception& e) {
+                std::lock_guard lock(error_mutex);
+                error = e.what();
+                next.store(rows.size());
+                return;
+            }
+        }
+    };
+    // Insert the first points alone so that concurrent inserts start from a real graph.
+    std::size_t threads = std::max<std::size_t>(1, params.threads);
+    if (!rows.empty()) {
+        try {
+            index->addPoint(vectors + std::size_t(rows[0]) * dim, rows[0]);
+        } catch (const std::exception& e) {
+            return Internal(std::string("hnsw build failed: ") + e.what());
+        }
+        next.store(1);
+    }
+    if (threads == 1 || rows.size() < 1000) {
+        worker();
+    } else {
+        std::vector<std::thread> pool;
+        for (std::size_t t = 0; t < threads; ++t) pool.emplace_back(worker);
+        for (auto& th : pool) th.join();
+    }
+    if (!error.empty()) return Internal("hnsw build failed: " + error);
+
+    std::size_t memory = index->max_elements_ * index->size_data_per_element_;
+    for (std::size_t i = 0; i < index->cur_element_count; ++i) {
+        if (index->element_levels_[i] > 0) {
+            memory += index->size_links_per_element_ * std::size_t(index->element_levels_[i]);
+        }
+    }
+    memory += index->max_elements_ * (sizeof(std::mutex) + sizeof(int) + sizeof(void*) + 48);
+    impl->memory = memory;
+    return std::unique_ptr<HnswGraph>(new HnswGraph(std::move(impl)));
+}
+
+std::vector<std::pair<uint32_t, float>> HnswGraph::Search(const float* query,
+                                                          std::size_t k) const {
+    std::vector<std::pair<uint32_t, float>> out;
+    auto queue = impl_->index->searchKnn(query, k);
+    out.resize(queue.size());
+    for (std::size_t i = out.size(); i-- > 0;) {  // the queue pops the farthest first
+        out[i] = {static_cast<uint32_t>(queue.top().second), queue.top().first};
+        queue.pop();
+    }
+    return out;
+}
+
+std::size_t HnswGraph::memory_bytes() const { return impl_->memory; }
+
+Segment::~Segment() = default;
+
+std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
+                                        const HnswParams* hnsw) {
+    std::shared_ptr<Segment> seg(new Segment());
+    const std::size_t n = docs.size();
+    seg->id_ = id;
+    seg->dim_ = dim;
+    seg->node_keys_.reserve(n);
+    seg->data_keys_.reserve(n);
+    seg->lengths_.reserve(n);
+    seg->has_vector_.assign(n, 0);
+    seg->vectors_.assign(n * static_cast<std::size_t>(dim), 0.0f);
+
+    std::unordered_map<std::string, uint32_t> ids;
+    std::vector<uint32_t> doc_offsets(n + 1, 0);
+    std::vector<uint32_t> doc_terms;
+    std::vector<uint32_t> doc_tfs;
+    std::vector<uint32_t> df;
+    for (std::size_t i = 0; i < n; ++i) {
+        SegmentDoc& doc = docs[i];
+        if (!doc.vector.empty() && static_cast<int>(doc.vector.size()) == dim) {
+            std::copy(doc.vector.begin(), doc.vector.end(), seg->vectors_.begin() + i * dim);
+            seg->has_vector_[i] = 1;
+            ++seg->vector_count_;
+        }
+        seg->lengths_.push_back(doc.terms.length);
+        seg->total_length_ += doc.terms.length;
+        for (auto& [term, tf] : doc.terms.terms) {
+            auto [it, inserted] = ids.try_emplace(std::move(term), static_cast<uint32_t>(ids.size()));
+            if (inserted) df.push_back(0);
+            ++df[it->second];
+            doc_terms.push_back(it->second);
+            doc_tfs.push_back(tf);
+        }
+        doc_offsets[i + 1] = static_cast<uint32_t>(doc_terms.size());
+        seg->node_keys_.push_back(std::move(doc.node_key));
+        seg->data_keys_.push_back(std::move(doc.data_key));
+        std::vector<float>().swap(doc.vector);
+        doc.terms.terms.clear();
+    }
+
+    const std::size_t vocabulary = ids.size();
+    seg->terms_.resize(vocabulary);
+    for (auto& node_and_id : ids) seg->terms_[node_and_id.second] = node_and_id.first;
+    ids.clear();
+    seg->dictionary_.reserve(vocabulary);
+    for (uint32_t t = 0; t < vocabulary; ++t) seg->dictionary_.emplace(seg->terms_[t], t);
+
+    seg->postings_.resize(vocabulary);
+    uint32_t offset = 0;
+    for (uint32_t t = 0; t < vocabulary; ++t) {
+        seg->postings_[t].begin = offset;
+        seg->postings_[t].end = offset;
+        seg->postings_[t].min_length = std::numeric_limits<uint32_t>::max();
+        offset += df[t];
+    }
+    seg->post_docs_.resize(offset);
+    seg->post_tfs_.resize(offset);
+    for (std::size_t i = 0; i < n; ++i) {
+        for (uint32_t j = doc_offsets[i]; j < doc_offsets[i + 1]; ++j) {
+            Postings& p = seg->postings_[doc_terms[j]];
+            seg->post_docs_[p.end] = static_cast<uint32_t>(i);
+            seg->post_tfs_[p.end] = doc_tfs[j];
+            ++p.end;
+            p.max_tf = std::max(p.max_tf, doc_tfs[j]);
+            p.min_length = std::min(p.min_length, seg->lengths_[i]);
+        }
+    }
+
+    if (hnsw != nullptr && dim > 0 && seg->vector_count_ > 0) {
+        auto graph = HnswGraph::Build(seg->vectors_.data(), seg->has_vector_.data(), n,
+                                      static_cast<std::size_t>(dim), *hnsw);
+        if (graph.ok()) seg->hnsw_ = std::move(graph).value();
+        // On failure the segment is scanned exactly, which is correct, only slower.
+    }
+
+    std::size_t mem = sizeof(Segment);
+    for (const auto& s : seg->node_keys_) mem += StringBytes(s);
+    for (const auto& s : seg->data_keys_) mem += StringBytes(s);
+    for (const auto& s : seg->terms_) mem += StringBytes(s);
+    mem += seg->dictionary_.size() * (sizeof(std::string_view) + sizeof(uint32_t) + 2 * sizeof(void*));
+    mem += seg->dictionary_.bucket_count() * sizeof(void*);
+    mem += seg->lengths_.capacity() * sizeof(uint32_t) + seg->has_vector_.capacity();
+    mem += seg->vectors_.capacity() * sizeof(float);
+    mem += seg->postings_.capacity() * sizeof(Postings);
+    mem += (seg->post_docs_.capacity() + seg->post_tfs_.capacity()) * sizeof(uint32_t);
+    if (seg->hnsw_) mem += seg->hnsw_->memory_bytes();
+    seg->memory_bytes_ = mem;
+    return seg;
+}
+
+const Segment::Postings* Segment::Find(std::string_view term) const {
+    auto it = dictionary_.find(term);
+    return it == dictionary_.end() ? nullptr : &postings_[it->second];
+}
+
+uint32_t Segment::TermFreq(const Postings& p, uint32_t pos) const {
+    auto first = post_docs_.begin() + p.begin;
+    auto last = post_docs_.begin() + p.end;
+    auto it = std::lower_bound(first, last, pos);
+    if (it == last || *it != pos) return 0;
+    return post_tfs_[static_cast<std::size_t>(it - post_docs_.begin())];
+}
+
+std::vector<SegmentDoc> Segment::ExtractLive(const std::vector<uint64_t>* dead) const {
+    const uint32_t n = size();
+    auto is_dead = [&](uint32_t pos) { return dead && ((*dead)[pos >> 6] >> (pos & 63)) & 1u; };
+    std::vector<int32_t> slot(n, -1);
+    std::vector<SegmentDoc> out;
+    for (uint32_t pos = 0; pos < n; ++pos) {
+        if (is_dead(pos)) continue;
+        slot[pos] = static_cast<int32_t>(out.size());
+        SegmentDoc doc;
+        doc.node_key = node_keys_[pos];
+        doc.data_key = data_keys_[pos];
+        if (has_vector_[pos]) doc.vector.assign(vector(pos), vector(pos) + dim_);
+        doc.terms.length = lengths_[pos];
+        out.push_back(std::move(doc));
+    }
+    // Visit terms in sorted order so that every document's term list comes out sorted.
+    std::vector<uint32_t> order(terms_.size());
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) { return terms_[a] < terms_[b]; });
+    for (uint32_t t : order) {
+        const Postings& p = postings_[t];
+        for (uint32_t j = p.begin; j < p.end; ++j) {
+            int32_t s = slot[post_docs_[j]];
+            if (s >= 0) out[static_cast<std::size_t>(s)].terms.terms.emplace_back(terms_[t], post_tfs_[j]);
+        }
+    }
+    return out;
+}
+
+}  // namespace contex::index

@@ -1,0 +1,128 @@
+// Segment: an immutable block of indexed nodes (internal to the index module).
+//
+// Holds node keys, a contiguous float32 vector matrix, BM25 postings in CSR form
+// (sorted by document) with per-term bounds for max-score pruning, and optionally an
+// HNSW graph over its rows. Built once, never modified after it is shared, so any
+// number of readers use it without synchronisation.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "common/result.hpp"
+#include "index/analyzer.hpp"
+
+namespace contex::index {
+
+class HnswGraph;
+
+// A node ready to be put into a segment.
+struct SegmentDoc {
+    std::string node_key;
+    std::string data_key;
+    std::vector<float> vector;  // empty or `dim` floats
+    TermCounts terms;
+};
+
+struct HnswParams {
+    std::size_t m = 16;
+    std::size_t ef_construction = 200;
+    std::size_t threads = 1;
+    uint64_t seed = 100;
+};
+
+class Segment {
+public:
+    struct Postings {
+        uint32_t begin = 0;  // range in post_docs_/post_tfs_
+        uint32_t end = 0;
+        uint32_t max_tf = 0;          // for the max-score upper bound
+        uint32_t min_length = 0;      // shortest document in the list
+    };
+
+    // Builds a segment from `docs` (moved from). `dim` is the vector dimension (0 when
+    // no document has a vector). With `hnsw` set, also builds the graph.
+    static std::shared_ptr<Segment> Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
+                                          const HnswParams* hnsw);
+    ~Segment();
+
+    uint64_t id() const { return id_; }
+    uint32_t size() const { return static_cast<uint32_t>(node_keys_.size()); }
+    int dim() const { return dim_; }
+    const std::string& node_key(uint32_t pos) const { return node_keys_[pos]; }
+    const std::string& data_key(uint32_t pos) const { return data_keys_[pos]; }
+    uint32_t length(uint32_t pos) const { return lengths_[pos]; }
+    bool has_vector(uint32_t pos) const { return has_vector_[pos] != 0; }
+    const float* vector(uint32_t pos) const { return vectors_.data() + std::size_t(pos) * dim_; }
+    const float* vectors() const { return vectors_.data(); }
+    uint64_t total_length() const { return total_length_; }
+    std::size_t vector_count() const { return vector_count_; }
+
+    // Postings of `term`, or null.
+    const Postings* Find(std::string_view term) const;
+    std::span<const uint32_t> docs(const Postings& p) const {
+        return {post_docs_.data() + p.begin, p.end - p.begin};
+    }
+    std::span<const uint32_t> tfs(const Postings& p) const {
+        return {post_tfs_.data() + p.begin, p.end - p.begin};
+    }
+    // Term frequency of `term` (postings `p`) in document `pos`; 0 if absent.
+    uint32_t TermFreq(const Postings& p, uint32_t pos) const;
+
+    // The HNSW graph, or null (small segments are scanned exactly).
+    const HnswGraph* hnsw() const { return hnsw_.get(); }
+
+    // Reconstructs the documents not marked in `dead` (bitset, may be null), in order.
+    std::vector<SegmentDoc> ExtractLive(const std::vector<uint64_t>* dead) const;
+
+    std::size_t memory_bytes() const { return memory_bytes_; }
+
+private:
+    Segment() = default;
+
+    uint64_t id_ = 0;
+    int dim_ = 0;
+    std::vector<std::string> node_keys_;
+    std::vector<std::string> data_keys_;
+    std::vector<uint32_t> lengths_;
+    std::vector<uint8_t> has_vector_;
+    std::vector<float> vectors_;
+    std::size_t vector_count_ = 0;
+    uint64_t total_length_ = 0;
+    std::vector<std::string> terms_;  // term id -> term (storage for the dictionary keys)
+    std::unordered_map<std::string_view, uint32_t> dictionary_;
+    std::vector<Postings> postings_;
+    std::vector<uint32_t> post_docs_;
+    std::vector<uint32_t> post_tfs_;
+    std::unique_ptr<HnswGraph> hnsw_;
+    std::size_t memory_bytes_ = 0;
+};
+
+// Approximate nearest-neighbour graph (hnswlib) over one segment's rows; labels are row
+// positions. Immutable after construction; Search is safe from many threads.
+class HnswGraph {
+public:
+    // Builds over every row of `vectors` (count x dim) for which has_vector[i] != 0.
+    static Result<std::unique_ptr<HnswGraph>> Build(const float* vectors,
+                                                    const uint8_t* has_vector,
+                                                    std::size_t count, std::size_t dim,
+                                                    const HnswParams& params);
+    ~HnswGraph();
+    // Up to `k` (row, 1 - cosine) pairs nearest to `query`, explored with ef = k.
+    std::vector<std::pair<uint32_t, float>> Search(const float* query, std::size_t k) const;
+    std::size_t memory_bytes() const;
+
+private:
+    struct Impl;
+    explicit HnswGraph(std::unique_ptr<Impl> impl);
+    std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace contex::index
