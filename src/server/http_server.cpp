@@ -173,6 +173,27 @@ public:
     }
 
 private:
+    // Counts one request as in flight for its lifetime (SSE streams leave the count
+    // once their headers are out: they are closed, not drained, at shutdown).
+    class ActiveRequestGuard {
+    public:
+        explicit ActiveRequestGuard(Impl& impl) : impl_(impl) {
+            impl_.active_requests_.fetch_add(1);
+            impl_.active_gauge_.Add(1);
+        }
+        ~ActiveRequestGuard() { Release(); }
+        void Release() {
+            if (released_) return;
+            released_ = true;
+            impl_.active_requests_.fetch_sub(1);
+            impl_.active_gauge_.Add(-1);
+        }
+
+    private:
+        Impl& impl_;
+        bool released_ = false;
+    };
+
     struct Connection {
         std::atomic<bool> idle{true};
         beast::tcp_stream* stream = nullptr;  // valid while registered
@@ -303,8 +324,7 @@ private:
         }
         beast::flat_buffer buffer;
         bool first = true;
-        while (!draining_ || !first) {
-            if (draining_) break;
+        while (!draining_) {
             http::request_parser<http::string_body> parser;
             parser.header_limit(64 * 1024);
             parser.body_limit(options_.max_request_bytes);
@@ -321,6 +341,8 @@ private:
                 break;
             }
             conn.idle.store(false);
+            // In flight from the header on: a graceful drain waits for the body too.
+            ActiveRequestGuard in_flight(*this);
             if (auto len = parser.content_length(); len && *len > options_.max_request_bytes) {
                 co_await WriteEarlyError(stream, 413, TooLargeDetail(), parser.get().target());
                 break;
@@ -346,7 +368,7 @@ private:
             stream.expires_never();
             auto message = parser.release();
             bool keep_alive = message.keep_alive() && !draining_;
-            bool ok = co_await Serve(stream, std::move(message), remote, keep_alive);
+            bool ok = co_await Serve(stream, std::move(message), remote, keep_alive, in_flight);
             if (!ok || !keep_alive) break;
         }
         {
@@ -365,10 +387,9 @@ private:
 
     // Handles one parsed request; false when the connection must close.
     awaitable<bool> Serve(beast::tcp_stream& stream, http::request<http::string_body> message,
-                          const std::string& peer, bool keep_alive) {
+                          const std::string& peer, bool keep_alive,
+                          ActiveRequestGuard& in_flight) {
         auto started = std::chrono::steady_clock::now();
-        active_requests_.fetch_add(1);
-        active_gauge_.Add(1);
 
         Request req;
         req.method = std::string(message.method_string());
@@ -407,8 +428,7 @@ private:
         std::size_t bytes_sent = resp.body.size();
         if (resp.stream && resp.status == 200) {
             RecordRequest(req, resp.status, endpoint, seconds, counted, route, bytes_sent);
-            active_requests_.fetch_sub(1);
-            active_gauge_.Add(-1);
+            in_flight.Release();
             co_await StreamEvents(stream, resp);
             co_return false;
         }
@@ -416,8 +436,6 @@ private:
         auto [ec, n] = co_await http::async_write(stream, res, kTuple);
         if (ec) ok = false;
         RecordRequest(req, resp.status, endpoint, seconds, counted, route, bytes_sent);
-        active_requests_.fetch_sub(1);
-        active_gauge_.Add(-1);
         co_return ok;
     }
 
