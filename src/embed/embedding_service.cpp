@@ -336,6 +336,11 @@ void EmbeddingService::FinishItem(Item& item, const Error* error) {
     }
 }
 
+void EmbeddingService::SetReembedding(bool active) {
+    reembedding_ = active;
+    degraded_gauge_.Set(options_.degraded || active ? 1 : 0);
+}
+
 void EmbeddingService::ClearCache() {
     cache_.Clear();
     cache_size_.Set(0);
@@ -392,6 +397,10 @@ obs::ComponentHealth EmbeddingService::CheckHealth() {
             health_cached_ = true;
         }
         h = health_;
+    }
+    if (reembedding_ && h.status == obs::HealthStatus::kHealthy) {
+        h.status = obs::HealthStatus::kDegraded;
+        h.message = "Re-embedding stored vectors (reindexing)";
     }
     json::object cache;
     cache["size"] = cache_.size();

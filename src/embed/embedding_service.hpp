@@ -3,6 +3,7 @@
 // pool of compute threads in front of one Embedder.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -90,6 +91,10 @@ public:
     // Drops every cached vector (model switch, engine.md §9).
     void ClearCache();
 
+    // The engine marks background re-embedding (engine.md §2.7): health reports degraded
+    // ("reindexing") and contex_embedding_degraded is 1 while it runs. Thread-safe.
+    void SetReembedding(bool active);
+
     // The `embedding_model` health component (operations.md §6.1). The self-test result
     // is cached for 30 s of clock time.
     obs::ComponentHealth CheckHealth();
@@ -136,6 +141,7 @@ private:
     std::size_t pending_ = 0;     // guarded by mutex_
     bool stopping_ = false;       // guarded by mutex_
     std::vector<std::thread> workers_;
+    std::atomic<bool> reembedding_{false};
 
     std::mutex health_mutex_;
     bool health_cached_ = false;          // guarded by health_mutex_

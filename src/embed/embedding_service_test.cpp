@@ -428,6 +428,18 @@ TEST(EmbeddingService, LexicalFallbackIsDegraded) {
     EXPECT_EQ(h.metrics.AddGauge("contex_embedding_degraded", "").Get().value(), 1.0);
 }
 
+TEST(EmbeddingService, ReembeddingIsReportedAsDegraded) {
+    Harness h;
+    h.service->SetReembedding(true);
+    auto health = h.service->CheckHealth();
+    EXPECT_EQ(health.status, obs::HealthStatus::kDegraded);
+    EXPECT_THAT(health.message, ::testing::HasSubstr("reindexing"));
+    EXPECT_EQ(h.metrics.AddGauge("contex_embedding_degraded", "").Get().value(), 1.0);
+    h.service->SetReembedding(false);
+    EXPECT_EQ(h.service->CheckHealth().status, obs::HealthStatus::kHealthy);
+    EXPECT_EQ(h.metrics.AddGauge("contex_embedding_degraded", "").Get().value(), 0.0);
+}
+
 TEST(EmbeddingService, ExportsModelInfo) {
     Harness h(Harness::Defaults(), /*lexical=*/true);
     const std::string text = h.metrics.Render();
