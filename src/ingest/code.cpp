@@ -406,7 +406,12 @@ private:
             if (name.empty()) name = "unnamed";
             path = (start->type == NodeType::kFunction ? "function_" : "class_") + name;
             int& seen = names_[path];
-            if (++seen > 1) path += "_" + std::to_string(seen);
+            std::string candidate = path;
+            if (seen == 0) seen = 1;
+            // Suffix until unique: `f`, `f`, `f_2` must not produce two `function_f_2`.
+            while (used_.count(candidate)) candidate = path + "_" + std::to_string(++seen);
+            path = std::move(candidate);
+            used_.insert(path);
             prefix.push_back(start->kind + " " + start->name);
         }
         json::value name = start->name.empty() ? json::value(nullptr) : json::string(start->name);
@@ -446,6 +451,7 @@ private:
     std::vector<std::string_view> lines_;
     std::size_t blocks_ = 0;
     std::map<std::string, int> names_;
+    std::set<std::string> used_;
 };
 
 }  // namespace

@@ -111,6 +111,11 @@ TEST(CodeUnits, RepeatedNamesGetSuffixes) {
     EXPECT_EQ(Paths(doc), (std::vector<std::string>{"function_f", "function_f_2", "function_f_3"}));
 }
 
+TEST(CodeUnits, SuffixedNamesNeverCollide) {
+    Document doc = ParseOk("k", json::value("def f():\n  pass\ndef f():\n  pass\ndef f_2():\n  pass\n"), "python");
+    EXPECT_EQ(Paths(doc), (std::vector<std::string>{"function_f", "function_f_2", "function_f_2_2"}));
+}
+
 TEST(CodeUnits, NoUnitFallsBackToChunkedBlocks) {
     std::string text;
     for (int i = 0; i < 200; ++i) text += "x" + std::to_string(i) + " = compute(" + std::to_string(i) + ")\n";

@@ -44,6 +44,7 @@ namespace contex::ingest::internal {
 
 std::string NormalizeNewlines(std::string_view text) {
     if (StartsWith(text, "\xEF\xBB\xBF")) text.remove_prefix(3);
+    if (text.find('\r') == std::string_view::npos) return std::string(text);
     std::string out;
     out.reserve(text.size());
     for (std::size_t i = 0; i < text.size(); ++i) {
