@@ -168,6 +168,8 @@ void EmbeddingService::SubmitInternal(std::vector<std::string> texts, Priority p
     }
     job->remaining = items.size();
     job->done = std::move(done);
+    const auto now = clock_.Monotonic();
+    for (auto& item : items) item.enqueued = now;
 
     std::unique_lock lock(mutex_);
     const std::size_t n = items.size();
@@ -203,10 +205,10 @@ void EmbeddingService::WorkerLoop() {
     while (true) {
         work_cv_.wait(lock, [&] { return stopping_ || pending_ > 0; });
         if (stopping_) return;
-        if (options_.batch_wait.count() > 0 && pending_ < options_.max_batch) {
-            // Give concurrent callers a moment to fill the batch. A condition variable
-            // timeout is real time by nature; the injected Clock only stamps durations.
-            work_cv_.wait_for(lock, options_.batch_wait,
+        if (const auto wait = FillWaitLocked(); wait.count() > 0) {
+            // Give concurrent callers a moment to fill the batch, counted from the arrival
+            // of the oldest pending text, so a backlog is never delayed further.
+            work_cv_.wait_for(lock, wait,
                               [&] { return stopping_ || pending_ >= options_.max_batch; });
             if (stopping_) return;
             if (pending_ == 0) continue;  // another worker took them
@@ -220,6 +222,15 @@ void EmbeddingService::WorkerLoop() {
         batch.clear();  // drop job references outside the lock
         lock.lock();
     }
+}
+
+Clock::MonoTime::duration EmbeddingService::FillWaitLocked() const {
+    if (options_.batch_wait.count() <= 0 || pending_ >= options_.max_batch) return {};
+    const auto& queue = queues_[0].empty() ? queues_[1] : queues_[0];
+    if (queue.empty()) return {};
+    const auto waited = clock_.Monotonic() - queue.front().enqueued;
+    const auto left = std::chrono::duration_cast<Clock::MonoTime::duration>(options_.batch_wait) - waited;
+    return left.count() > 0 ? left : Clock::MonoTime::duration{};
 }
 
 std::vector<EmbeddingService::Item> EmbeddingService::TakeBatchLocked() {

@@ -109,12 +109,14 @@ private:
         std::size_t index = 0;  // row in the job
         std::string text;       // prefixed
         std::size_t tokens = 0;
+        Clock::MonoTime enqueued;  // for the batch fill wait
     };
 
     void SubmitInternal(std::vector<std::string> texts, Priority priority, TextKind kind,
                         EmbedCallback done, bool blocking);
     void WorkerLoop();
     std::vector<Item> TakeBatchLocked();
+    Clock::MonoTime::duration FillWaitLocked() const;
     void RunBatch(std::vector<Item>& batch);
     void FinishItem(Item& item, const Error* error);
     obs::ComponentHealth SelfTest();

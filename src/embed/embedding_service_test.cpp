@@ -236,6 +236,27 @@ TEST(EmbeddingService, BatchesRespectTokenBudgetAndMaxBatch) {
     EXPECT_EQ(h.service->queue_depth(), 0u);
 }
 
+TEST(EmbeddingService, WaitsBrieflyToFillABatchAcrossCallers) {
+    auto o = Harness::Defaults();
+    o.max_batch = 3;
+    o.batch_wait = 10s;  // ends as soon as the batch is full
+    Harness h(o);
+    std::promise<void> first, second;
+    h.service->Submit({"one"}, Priority::kBulk, [&](auto r) {
+        EXPECT_TRUE(r.ok());
+        first.set_value();
+    });
+    h.service->Submit({"two", "three"}, Priority::kBulk, [&](auto r) {
+        EXPECT_TRUE(r.ok());
+        second.set_value();
+    });
+    first.get_future().get();
+    second.get_future().get();
+    const auto batches = h.scripted->batches();
+    ASSERT_EQ(batches.size(), 1u);
+    EXPECT_EQ(batches[0].size(), 3u);
+}
+
 TEST(EmbeddingService, GroupsTextsOfSimilarLength) {
     auto o = Harness::Defaults();
     o.max_batch = 4;

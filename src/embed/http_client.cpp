@@ -3,6 +3,7 @@
 #include <curl/curl.h>
 
 #include <memory>
+#include <mutex>
 
 #include "common/strings.hpp"
 
@@ -77,6 +78,10 @@ std::optional<std::string> Response::AnyHeader(std::string_view name) const {
 }
 
 Result<Response> Perform(const Request& request) {
+    // Process-wide libcurl initialisation, once (curl_easy_init would do it implicitly,
+    // but not safely while other threads start transfers).
+    static std::once_flag curl_init;
+    std::call_once(curl_init, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
     std::unique_ptr<CURL, decltype(&curl_easy_cleanup)> curl(curl_easy_init(), &curl_easy_cleanup);
     if (!curl) return Internal("curl_easy_init failed");
     CURL* h = curl.get();
