@@ -422,18 +422,23 @@ ProjectIndex::ProjectIndex(IndexOptions options)
     : options_(options),
       analyzer_(std::make_shared<const Analyzer>(options.analyzer)),
       state_(std::make_unique<WriterState>()) {
-    current_.store(std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
-                                                    std::vector<SegmentView>{}, 0, 0, 0, 0));
+    current_ = std::make_shared<const Snapshot>(analyzer_, options_.bm25_k1, options_.bm25_b,
+                                                std::vector<SegmentView>{}, 0, 0, 0, 0);
 }
 
 ProjectIndex::~ProjectIndex() = default;
 
 std::shared_ptr<const Snapshot> ProjectIndex::snapshot() const {
-    return current_.load(std::memory_order_acquire);
+    std::lock_guard lock(current_mutex_);
+    return current_;
 }
 
 void ProjectIndex::Publish(std::shared_ptr<const Snapshot> next) {
-    current_.store(std::move(next), std::memory_order_release);
+    {
+        std::lock_guard lock(current_mutex_);
+        current_.swap(next);
+    }
+    // `next` now holds the previous snapshot; it is released outside the lock.
 }
 
 Status ProjectIndex::Apply(std::span<const IndexEntry> upserts,
@@ -521,7 +526,7 @@ Status ProjectIndex::Rebuild(std::vector<IndexEntry> all, int64_t sequence) {
 
     HnswParams hnsw{options_.hnsw_m, options_.hnsw_ef_construction, options_.build_threads,
                     options_.hnsw_seed};
-    const bool with_hnsw = docs.size() >= options_.hnsw_threshold;
+    const bool with_hnsw = options_.rebuild_builds_hnsw && docs.size() >= options_.hnsw_threshold;
 
     std::lock_guard lock(writer_mutex_);
     WriterState& state = *state_;

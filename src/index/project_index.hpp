@@ -7,7 +7,6 @@
 // HNSW graph) plus a copy-on-write tombstone bitset per segment; see README.md.
 #pragma once
 
-#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -45,6 +44,10 @@ struct IndexOptions {
     std::size_t merge_factor = 8;        // small segments of one size tier merged together
     std::size_t inline_merge_max_docs = 65536;  // larger merges wait for Maintain()
     uint64_t hnsw_seed = 100;
+    // Rebuild builds the HNSW graph inline when the node count reaches hnsw_threshold.
+    // false: Rebuild publishes an exact-scan index at once and leaves the graph to
+    // Maintain() (exact scan until ready, engine.md §3.1).
+    bool rebuild_builds_hnsw = true;
 };
 
 // Parameters of one retrieval (engine.md §3.3 and §3.5).
@@ -172,7 +175,8 @@ public:
     // Removes every node of `data_key`.
     void RemoveDataKey(std::string_view data_key, int64_t sequence);
     // Replaces the whole content (start-up bulk load). Builds the HNSW graph inline when
-    // the node count reaches hnsw_threshold. Errors: kInvalidArgument on mixed dimensions.
+    // the node count reaches hnsw_threshold (unless options.rebuild_builds_hnsw is false).
+    // Errors: kInvalidArgument on mixed dimensions.
     [[nodiscard]] Status Rebuild(std::vector<IndexEntry> all, int64_t sequence);
 
     // Background work: builds the HNSW graph once the project reaches hnsw_threshold,
@@ -196,7 +200,11 @@ private:
 
     IndexOptions options_;
     std::shared_ptr<const Analyzer> analyzer_;
-    std::atomic<std::shared_ptr<const Snapshot>> current_;
+    // The published snapshot. The lock is held only to copy or swap the pointer (a
+    // refcount change), never while a writer works, so readers do not wait for writers.
+    // (libstdc++ 12's std::atomic<shared_ptr> uses a lock bit TSan cannot see.)
+    mutable std::mutex current_mutex_;
+    std::shared_ptr<const Snapshot> current_;
     std::mutex writer_mutex_;            // serialises writers; guards state_
     std::unique_ptr<WriterState> state_;
     std::mutex maintain_mutex_;          // one Maintain() at a time

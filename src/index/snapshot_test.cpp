@@ -176,6 +176,26 @@ TEST(ProjectIndexMaintenance, BuildsHnswAndKeepsConcurrentWrites) {
     EXPECT_EQ(index.snapshot()->size(), live.size() - 1);
 }
 
+TEST(ProjectIndexMaintenance, DeferredGraphServesExactUntilMaintained) {
+    std::mt19937 rng(9);
+    IndexOptions options;
+    options.hnsw_threshold = 300;
+    options.hnsw_ef_construction = 40;
+    options.rebuild_builds_hnsw = false;
+    ProjectIndex index(options);
+    std::vector<IndexEntry> e;
+    for (int i = 0; i < 400; ++i) e.push_back(Entry("n" + std::to_string(i), "k", "", RandomUnit(rng, 8)));
+    ASSERT_TRUE(index.Rebuild(e, 1).ok());
+    EXPECT_EQ(index.snapshot()->stats().exact_nodes, 400u);
+    EXPECT_EQ(index.snapshot()->stats().hnsw_nodes, 0u);
+    ASSERT_TRUE(index.NeedsMaintenance());
+    ASSERT_TRUE(index.Maintain());
+    EXPECT_EQ(index.snapshot()->stats().hnsw_nodes, 400u);
+    EXPECT_EQ(index.snapshot()->sequence(), 1);
+    EXPECT_FALSE(index.NeedsMaintenance());
+    EXPECT_FALSE(index.Maintain());
+}
+
 // Readers never see a half-applied publish: every data key shows all four nodes of one
 // version. Run under TSan (build with -fsanitize=thread) to check for races.
 TEST(ProjectIndexConcurrency, ReadersSeeConsistentSnapshotsWhileWritersPublish) {
