@@ -2,6 +2,9 @@
 #pragma once
 
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
@@ -9,6 +12,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "common/clock.hpp"
 #include "common/ids.hpp"
@@ -120,6 +124,69 @@ public:
 
 private:
     std::string path_;
+};
+
+// A child process whose stdout is read line by line.
+class ChildProcess {
+public:
+    explicit ChildProcess(const std::vector<std::string>& argv) {
+        int fds[2];
+        if (pipe(fds) != 0) return;
+        pid_ = fork();
+        if (pid_ == 0) {
+            dup2(fds[1], STDOUT_FILENO);
+            close(fds[0]);
+            close(fds[1]);
+            std::vector<char*> args;
+            for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+            args.push_back(nullptr);
+            execv(args[0], args.data());
+            _exit(127);
+        }
+        close(fds[1]);
+        out_ = fds[0];
+    }
+    ~ChildProcess() {
+        if (pid_ > 0 && !reaped_) {
+            kill(pid_, SIGKILL);
+            Wait();
+        }
+        if (out_ >= 0) close(out_);
+    }
+    bool started() const { return pid_ > 0; }
+    // The next line without '\n'; nullopt at end of stream.
+    std::optional<std::string> ReadLine() {
+        while (true) {
+            auto nl = buffer_.find('\n');
+            if (nl != std::string::npos) {
+                std::string line = buffer_.substr(0, nl);
+                buffer_.erase(0, nl + 1);
+                return line;
+            }
+            char buf[4096];
+            ssize_t n = read(out_, buf, sizeof buf);
+            if (n <= 0) return std::nullopt;
+            buffer_.append(buf, static_cast<size_t>(n));
+        }
+    }
+    void Kill() { kill(pid_, SIGKILL); }
+    // Exit status as waitpid reports it.
+    int Wait() {
+        int status = 0;
+        if (!reaped_) {
+            waitpid(pid_, &status, 0);
+            reaped_ = true;
+            status_ = status;
+        }
+        return status_;
+    }
+
+private:
+    pid_t pid_ = -1;
+    int out_ = -1;
+    bool reaped_ = false;
+    int status_ = 0;
+    std::string buffer_;
 };
 
 }  // namespace contex::storage::testing

@@ -88,7 +88,7 @@ Result<std::unique_ptr<PgConnection>> PgPool::Open() {
     return std::move(c).value();
 }
 
-Result<PgPool::Lease> PgPool::Acquire() {
+Result<PgPool::Lease> PgPool::Acquire(std::optional<std::chrono::milliseconds> timeout) {
     std::unique_ptr<PgConnection> conn;
     bool open_new = false;
     bool validate = false;
@@ -97,7 +97,8 @@ Result<PgPool::Lease> PgPool::Acquire() {
         uint64_t ticket = next_ticket_++;
         waiters_.push_back(ticket);
         UpdateGaugesLocked();
-        auto deadline = std::chrono::steady_clock::now() + timeout_;
+        auto wait = timeout.value_or(timeout_);
+        auto deadline = std::chrono::steady_clock::now() + wait;
         while (true) {
             if (waiters_.front() == ticket) {
                 if (!idle_.empty()) {
@@ -132,7 +133,7 @@ Result<PgPool::Lease> PgPool::Acquire() {
                              {"max_overflow", json::value(overflow_)},
                              {"in_use", json::value(in_use)},
                              {"waiters", json::value(waiting)},
-                             {"timeout_s", json::value(std::chrono::duration<double>(timeout_)
+                             {"timeout_s", json::value(std::chrono::duration<double>(wait)
                                                            .count())}});
                 return Unavailable("Database busy: connection pool exhausted");
             }

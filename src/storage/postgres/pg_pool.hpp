@@ -9,6 +9,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 
 #include "common/clock.hpp"
@@ -54,7 +55,8 @@ public:
     // Waits FIFO up to pool_timeout. kUnavailable "Database busy: connection pool exhausted"
     // on timeout (logged, counted), kUnavailable "Database unavailable: ..." when a new
     // connection cannot be opened.
-    Result<Lease> Acquire();
+    // `timeout` overrides pool_timeout (health checks use a short one).
+    Result<Lease> Acquire(std::optional<std::chrono::milliseconds> timeout = std::nullopt);
 
     // Called when a statement found the server gone: idle connections opened before now
     // are validated before their next use.

@@ -1000,16 +1000,37 @@ public:
     obs::ComponentHealth CheckHealth() override {
         obs::ComponentHealth h;
         auto start = std::chrono::steady_clock::now();
-        auto r = WithConnection<bool>("health", [&](PgConnection& c) -> Result<bool> {
-            CONTEX_TRY(c.Exec("health", "SELECT 1"));
-            return true;
-        });
+        Status r = OkStatus();
+        bool busy = false;
+        for (int attempt = 1; attempt <= 2; ++attempt) {
+            auto lease = pool_.Acquire(std::chrono::milliseconds(1000));
+            if (!lease.ok()) {
+                busy = lease.error().message.find("pool exhausted") != std::string::npos;
+                r = std::move(lease).error();
+                break;
+            }
+            auto q = (*lease)->Exec("health", "SELECT 1");
+            if (q.ok()) {
+                r = OkStatus();
+                break;
+            }
+            Note(**lease, q.error());
+            r = std::move(q).error();
+            if (!(*lease)->broken()) break;
+            lease->Discard();  // a connection from before an outage: retry on a fresh one
+        }
         double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
                                                               start)
                         .count();
         h.details["status"] = "healthy";
         h.details["latency_ms"] = ms;
         h.details["pool"] = pool_.Stats();
+        if (!r.ok() && busy) {
+            h.status = obs::HealthStatus::kDegraded;
+            h.details["status"] = "degraded";
+            h.message = "PostgreSQL pool exhausted";
+            return h;
+        }
         if (!r.ok()) {
             h.status = obs::HealthStatus::kUnhealthy;
             h.details["status"] = "unhealthy";
