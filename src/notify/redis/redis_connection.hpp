@@ -1,0 +1,97 @@
+// A blocking hiredis connection with bounded timeouts, and the standalone / sentinel
+// connection procedure. Internal to notify (and its tests); not thread-safe: one owner
+// thread per connection.
+#pragma once
+
+#include <hiredis/hiredis.h>
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/result.hpp"
+#include "notify/redis/redis_options.hpp"
+#include "observability/metrics.hpp"
+
+namespace contex::notify {
+
+struct RedisReplyDeleter {
+    void operator()(redisReply* reply) const {
+        if (reply != nullptr) freeReplyObject(reply);
+    }
+};
+using RedisReplyPtr = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+struct RedisConnectSettings {
+    std::chrono::milliseconds connect_timeout{5000};
+    std::chrono::milliseconds command_timeout{5000};
+    bool keepalive = true;
+};
+
+class RedisConnection {
+public:
+    // Opens a TCP connection. `open_connections` (may be null, must outlive the
+    // connection) is incremented while the connection is open.
+    // Errors: kTimeout (connect timed out), kUnavailable (refused, DNS, ...).
+    static Result<std::unique_ptr<RedisConnection>> Open(const RedisEndpoint& endpoint,
+                                                         const RedisConnectSettings& settings,
+                                                         obs::Gauge* open_connections);
+    ~RedisConnection();
+    RedisConnection(const RedisConnection&) = delete;
+    RedisConnection& operator=(const RedisConnection&) = delete;
+
+    // Sends one command (binary-safe arguments) and reads its reply. A Redis error reply
+    // (`-ERR ...`) is a value of type REDIS_REPLY_ERROR, and the connection stays usable.
+    // Errors: kTimeout / kUnavailable on I/O failure; the connection is then broken().
+    Result<RedisReplyPtr> Command(const std::vector<std::string_view>& args);
+    // Pipelining: queue a command in the output buffer, then read replies in order.
+    void Append(const std::vector<std::string_view>& args);
+    Result<RedisReplyPtr> ReadReply();
+    // Waits up to `timeout` for the next pushed reply (pub/sub). A null reply means none
+    // arrived in time; the connection stays usable. Errors as Command.
+    Result<RedisReplyPtr> PollReply(std::chrono::milliseconds timeout);
+
+    bool broken() const { return broken_; }
+    const RedisEndpoint& endpoint() const { return endpoint_; }
+
+private:
+    RedisConnection(redisContext* context, RedisEndpoint endpoint, obs::Gauge* gauge);
+    Error IoError();
+
+    redisContext* context_;
+    RedisEndpoint endpoint_;
+    obs::Gauge* gauge_;
+    bool broken_ = false;
+};
+
+// Where and how to reach the master, resolved from RedisOptions.
+struct RedisTarget {
+    bool sentinel = false;
+    RedisEndpoint endpoint;                  // standalone
+    std::vector<RedisEndpoint> sentinels;    // sentinel mode, tried in order
+    std::string master_name;
+    std::optional<std::string> sentinel_password;
+    std::optional<std::string> username;
+    std::optional<std::string> password;
+    int db = 0;
+};
+
+// Validates options. Errors: kInvalidArgument (bad URL, unknown mode, sentinel without
+// hosts, rediss:// which the system hiredis cannot speak).
+Result<RedisTarget> ResolveRedisTarget(const RedisOptions& options);
+
+// Connects to the master: standalone → the URL's host; sentinel → asks each sentinel
+// for `SENTINEL get-master-addr-by-name` until one answers, then checks `ROLE` is master.
+// Authenticates and selects the db. Errors: kUnavailable, kTimeout, kUnauthenticated
+// (AUTH refused), kInvalidArgument (SELECT refused).
+Result<std::unique_ptr<RedisConnection>> ConnectToMaster(const RedisTarget& target,
+                                                         const RedisConnectSettings& settings,
+                                                         obs::Gauge* open_connections);
+
+// The text of a reply for messages ("PONG", error text, ...).
+std::string ReplyText(const redisReply& reply);
+
+}  // namespace contex::notify
