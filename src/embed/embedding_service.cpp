@@ -23,6 +23,7 @@ double Millis(Clock::MonoTime::duration d) {
 }  // namespace
 
 struct EmbeddingService::Job {
+    std::shared_ptr<Embedder> embedder;  // the model this job was submitted to
     std::vector<Vector> rows;
     std::vector<std::string> keys;  // cache key per row; empty when the cache is off
     std::atomic<std::size_t> remaining{0};
@@ -51,8 +52,7 @@ ServiceOptions ServiceOptions::FromConfig(const EmbeddingConfig& config) {
 EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOptions options,
                                    obs::Logger& logger, obs::MetricsRegistry& metrics,
                                    const Clock& clock)
-    : embedder_(std::move(embedder)),
-      options_(std::move(options)),
+    : options_(std::move(options)),
       logger_(logger),
       clock_(clock),
       cache_(options_.cache_size, options_.cache_ttl, clock),
@@ -84,16 +84,22 @@ EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOp
       errors_(metrics
                   .AddCounter("contex_errors_total", "Internal failures",
                               {"component", "kind"})
-                  .WithLabels({"embedding", "unavailable"})) {
-    CONTEX_ASSERT(embedder_ != nullptr);
+                  .WithLabels({"embedding", "unavailable"})),
+      model_info_(metrics.AddGauge("contex_embedding_model_info", "Active embedding model",
+                                   {"model", "provider", "dim", "precision"})) {
+    CONTEX_ASSERT(embedder != nullptr);
     options_.threads = std::max(1, options_.threads);
     options_.max_batch = std::max<std::size_t>(1, options_.max_batch);
-    metrics
-        .AddGauge("contex_embedding_model_info", "Active embedding model",
-                  {"model", "provider", "dim", "precision"})
-        .WithLabels({embedder_->model_id(), options_.provider, std::to_string(embedder_->dim()),
-                     options_.precision})
+    auto initial = std::make_shared<Active>();
+    initial->embedder = std::move(embedder);
+    initial->provider = options_.provider;
+    initial->precision = options_.precision;
+    initial->degraded = options_.degraded;
+    model_info_
+        .WithLabels({initial->embedder->model_id(), initial->provider,
+                     std::to_string(initial->embedder->dim()), initial->precision})
         .Set(1);
+    active_ = std::move(initial);
     degraded_gauge_.Set(options_.degraded ? 1 : 0);
     queue_depth_.Set(0);
     cache_size_.Set(0);
@@ -139,15 +145,18 @@ void EmbeddingService::SubmitInternal(std::vector<std::string> texts, Priority p
     }
     const std::string& prefix =
         kind == TextKind::kQuery ? options_.query_prefix : options_.document_prefix;
+    const auto current = active();
+    Embedder& embedder = *current->embedder;
     auto job = std::make_shared<Job>();
+    job->embedder = current->embedder;
     job->rows.resize(texts.size());
     const bool use_cache = cache_.capacity() > 0;
     if (use_cache) job->keys.resize(texts.size());
     std::vector<Item> items;
-    const std::size_t max_len = static_cast<std::size_t>(std::max(1, embedder_->max_tokens()));
+    const std::size_t max_len = static_cast<std::size_t>(std::max(1, embedder.max_tokens()));
     for (std::size_t i = 0; i < texts.size(); ++i) {
         if (use_cache) {
-            job->keys[i] = EmbeddingCache::Key(embedder_->model_id(), prefix, texts[i]);
+            job->keys[i] = EmbeddingCache::Key(embedder.model_id(), prefix, texts[i]);
             if (auto hit = cache_.Get(job->keys[i])) {
                 cache_hits_.Inc();
                 job->rows[i] = std::move(*hit);
@@ -159,7 +168,7 @@ void EmbeddingService::SubmitInternal(std::vector<std::string> texts, Priority p
         item.job = job;
         item.index = i;
         item.text = prefix.empty() ? std::move(texts[i]) : prefix + texts[i];
-        item.tokens = std::min(embedder_->CountTokens(item.text) + 2, max_len);
+        item.tokens = std::min(embedder.CountTokens(item.text) + 2, max_len);
         items.push_back(std::move(item));
     }
     if (items.empty()) {
@@ -237,15 +246,24 @@ std::vector<EmbeddingService::Item> EmbeddingService::TakeBatchLocked() {
     // The window: the oldest pending texts, interactive first. Its first entry (the
     // oldest text of the highest priority) always goes into the batch, so nothing
     // starves; the rest are its nearest neighbours by token length.
+    // Only texts submitted to the same model as the anchor share its batch (a model
+    // switch leaves older texts on the model they started with).
     const std::size_t window_limit = options_.max_batch * 4;
     struct Slot {
         int queue;
         std::size_t pos;
         std::size_t tokens;
     };
+    const Embedder* model =
+        (queues_[0].empty() ? queues_[1] : queues_[0]).front().job->embedder.get();
     std::vector<Slot> window;
+    std::size_t scanned[2] = {0, 0};
     for (int q = 0; q < 2 && window.size() < window_limit; ++q) {
-        for (std::size_t pos = 0; pos < queues_[q].size() && window.size() < window_limit; ++pos) {
+        for (std::size_t pos = 0; pos < queues_[q].size() && window.size() < window_limit &&
+                                  scanned[0] + scanned[1] < 4 * window_limit;
+             ++pos) {
+            ++scanned[q];
+            if (queues_[q][pos].job->embedder.get() != model) continue;
             window.push_back({q, pos, queues_[q][pos].tokens});
         }
     }
@@ -281,16 +299,17 @@ std::vector<EmbeddingService::Item> EmbeddingService::TakeBatchLocked() {
         taken[order[k]] = true;
         batch.push_back(std::move(queues_[s.queue][s.pos]));
     }
-    // Remove the taken slots: the window is a prefix of each queue.
+    // Remove the taken slots from the scanned prefix of each queue.
     for (int q = 0; q < 2; ++q) {
-        std::vector<Item> kept;
-        std::size_t prefix = 0;
+        std::vector<bool> gone(scanned[q], false);
         for (std::size_t w = 0; w < window.size(); ++w) {
-            if (window[w].queue != q) continue;
-            ++prefix;
-            if (!taken[w]) kept.push_back(std::move(queues_[q][window[w].pos]));
+            if (window[w].queue == q && taken[w]) gone[window[w].pos] = true;
         }
-        for (std::size_t i = 0; i < prefix; ++i) queues_[q].pop_front();
+        std::vector<Item> kept;
+        for (std::size_t pos = 0; pos < scanned[q]; ++pos) {
+            if (!gone[pos]) kept.push_back(std::move(queues_[q][pos]));
+        }
+        for (std::size_t i = 0; i < scanned[q]; ++i) queues_[q].pop_front();
         for (auto it = kept.rbegin(); it != kept.rend(); ++it) queues_[q].push_front(std::move(*it));
     }
     return batch;
@@ -301,7 +320,7 @@ void EmbeddingService::RunBatch(std::vector<Item>& batch) {
     texts.reserve(batch.size());
     for (auto& item : batch) texts.push_back(std::move(item.text));
     const auto start = clock_.Monotonic();
-    auto rows = embedder_->Embed(texts);
+    auto rows = batch.front().job->embedder->Embed(texts);
     encode_duration_.Observe(Millis(clock_.Monotonic() - start) / 1000.0);
     batch_size_.Observe(static_cast<double>(batch.size()));
     if (rows.ok() && rows->size() != batch.size()) {
@@ -347,9 +366,94 @@ void EmbeddingService::FinishItem(Item& item, const Error* error) {
     }
 }
 
+std::shared_ptr<const EmbeddingService::Active> EmbeddingService::active() const {
+    std::lock_guard lock(active_mutex_);
+    return active_;
+}
+
+std::string EmbeddingService::model_id() const { return active()->embedder->model_id(); }
+int EmbeddingService::dim() const { return active()->embedder->dim(); }
+int EmbeddingService::max_tokens() const { return active()->embedder->max_tokens(); }
+std::size_t EmbeddingService::CountTokens(std::string_view text) const {
+    return active()->embedder->CountTokens(text);
+}
+bool EmbeddingService::degraded() const { return active()->degraded; }
+std::string EmbeddingService::provider() const { return active()->provider; }
+
+void EmbeddingService::SwitchEmbedder(std::unique_ptr<Embedder> embedder, std::string provider,
+                                      std::string precision) {
+    CONTEX_ASSERT(embedder != nullptr);
+    auto next = std::make_shared<Active>();
+    next->embedder = std::move(embedder);
+    next->provider = std::move(provider);
+    next->precision = std::move(precision);
+    next->degraded = false;
+    const std::string id = next->embedder->model_id();
+    const int dim = next->embedder->dim();
+    std::shared_ptr<const Active> previous;
+    std::vector<std::function<void(const std::string&)>> listeners;
+    {
+        std::lock_guard lock(active_mutex_);
+        previous = std::move(active_);
+        active_ = next;
+        listeners = listeners_;
+    }
+    model_info_
+        .WithLabels({previous->embedder->model_id(), previous->provider,
+                     std::to_string(previous->embedder->dim()), previous->precision})
+        .Set(0);
+    model_info_.WithLabels({id, next->provider, std::to_string(dim), next->precision}).Set(1);
+    degraded_gauge_.Set(reembedding_ ? 1 : 0);
+    ClearCache();
+    {
+        std::lock_guard lock(health_mutex_);
+        health_cached_ = false;
+    }
+    logger_.Log(obs::LogLevel::kInfo, "contex.embedding", "Embedding model loaded",
+                {{"model", json::value(id)},
+                 {"dim", json::value(dim)},
+                 {"precision", json::value(next->precision)},
+                 {"provider", json::value(next->provider)}});
+    for (const auto& listener : listeners) listener(id);
+}
+
+void EmbeddingService::AddModelChangeListener(
+    std::function<void(const std::string& model_id)> listener) {
+    std::lock_guard lock(active_mutex_);
+    listeners_.push_back(std::move(listener));
+}
+
+void EmbeddingService::StartModelRetry(AcquireFn acquire,
+                                       std::vector<std::chrono::milliseconds> schedule,
+                                       std::string provider, std::string precision) {
+    CONTEX_ASSERT(!retry_thread_.joinable());
+    if (schedule.empty()) schedule.push_back(std::chrono::minutes(1));
+    retry_thread_ = std::thread([this, acquire = std::move(acquire), schedule = std::move(schedule),
+                                 provider = std::move(provider),
+                                 precision = std::move(precision)]() mutable {
+        for (std::size_t attempt = 0;; ++attempt) {
+            {
+                // A real-time wait by nature; it is also how Shutdown interrupts it.
+                std::unique_lock lock(retry_mutex_);
+                const auto delay = schedule[std::min(attempt, schedule.size() - 1)];
+                if (retry_cv_.wait_for(lock, delay, [&] { return retry_stop_; })) return;
+            }
+            auto embedder = acquire();
+            if (embedder.ok()) {
+                SwitchEmbedder(std::move(*embedder), provider, precision);
+                return;
+            }
+            logger_.Log(obs::LogLevel::kWarning, "contex.embedding",
+                        "Embedding model still unavailable; will retry",
+                        {{"attempt", json::value(attempt + 1)},
+                         {"error", json::value(embedder.error().message)}});
+        }
+    });
+}
+
 void EmbeddingService::SetReembedding(bool active) {
     reembedding_ = active;
-    degraded_gauge_.Set(options_.degraded || active ? 1 : 0);
+    degraded_gauge_.Set(this->active()->degraded || active ? 1 : 0);
 }
 
 void EmbeddingService::ClearCache() {
@@ -359,15 +463,17 @@ void EmbeddingService::ClearCache() {
 
 obs::ComponentHealth EmbeddingService::SelfTest() {
     obs::ComponentHealth h;
+    const auto current = active();
+    Embedder& embedder = *current->embedder;
     const std::vector<std::string> probe = {"health check"};
     const auto start = clock_.Monotonic();
-    auto rows = embedder_->Embed(probe);
+    auto rows = embedder.Embed(probe);
     const double latency_ms = Millis(clock_.Monotonic() - start);
     h.details["latency_ms"] = std::round(latency_ms * 100) / 100;
-    h.details["embedding_dim"] = embedder_->dim();
-    h.details["model"] = embedder_->model_id();
-    h.details["provider"] = options_.provider;
-    h.details["precision"] = options_.precision;
+    h.details["embedding_dim"] = embedder.dim();
+    h.details["model"] = embedder.model_id();
+    h.details["provider"] = current->provider;
+    h.details["precision"] = current->precision;
     if (!rows.ok()) {
         h.status = obs::HealthStatus::kUnhealthy;
         h.message = "Embedding self-test failed: " + rows.error().message;
@@ -381,11 +487,11 @@ obs::ComponentHealth EmbeddingService::SelfTest() {
             norm += static_cast<double>(x) * x;
         }
     }
-    if (!finite || static_cast<int>(rows->front().size()) != embedder_->dim() ||
+    if (!finite || static_cast<int>(rows->front().size()) != embedder.dim() ||
         std::abs(norm - 1.0) > 1e-3) {
         h.status = obs::HealthStatus::kUnhealthy;
         h.message = "Embedding self-test returned an invalid vector";
-    } else if (options_.degraded) {
+    } else if (current->degraded) {
         h.status = obs::HealthStatus::kDegraded;
         h.message = "Using built-in lexical embedder (no model available)";
     } else if (latency_ms > kSlowSelfTestMs) {
@@ -423,6 +529,12 @@ obs::ComponentHealth EmbeddingService::CheckHealth() {
 }
 
 void EmbeddingService::Shutdown() {
+    {
+        std::lock_guard lock(retry_mutex_);
+        retry_stop_ = true;
+    }
+    retry_cv_.notify_all();
+    if (retry_thread_.joinable()) retry_thread_.join();
     std::vector<Item> abandoned;
     {
         std::lock_guard lock(mutex_);

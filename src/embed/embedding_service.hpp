@@ -80,16 +80,34 @@ public:
     void Submit(std::vector<std::string> texts, Priority priority, TextKind kind,
                 EmbedCallback done);
 
-    const std::string& model_id() const { return embedder_->model_id(); }
-    int dim() const { return embedder_->dim(); }
-    int max_tokens() const { return embedder_->max_tokens(); }
-    std::size_t CountTokens(std::string_view text) const { return embedder_->CountTokens(text); }
-    bool degraded() const { return options_.degraded; }
-    const std::string& provider() const { return options_.provider; }
+    // The active model. Returned by value: the background retry may replace the lexical
+    // fallback by a real model at any time (see SwitchEmbedder).
+    std::string model_id() const;
+    int dim() const;
+    int max_tokens() const;
+    std::size_t CountTokens(std::string_view text) const;
+    bool degraded() const;     // lexical fallback active
+    std::string provider() const;
     std::size_t queue_depth() const;
 
     // Drops every cached vector (model switch, engine.md §9).
     void ClearCache();
+
+    // Replaces the active embedder (typically the lexical fallback by the model it stood in
+    // for): new texts use it at once, texts already queued finish on the model they were
+    // submitted to; the cache is cleared, health and metrics follow, "Embedding model
+    // loaded" is logged and every listener is told the new model id (engine.md §2.7).
+    void SwitchEmbedder(std::unique_ptr<Embedder> embedder, std::string provider,
+                        std::string precision);
+    // `listener` runs on the thread that switched. Thread-safe.
+    void AddModelChangeListener(std::function<void(const std::string& model_id)> listener);
+
+    using AcquireFn = std::function<Result<std::unique_ptr<Embedder>>()>;
+    // Starts one background thread that waits schedule[0], schedule[1], … (the last delay
+    // repeats) between calls to `acquire` until one succeeds, then SwitchEmbedder.
+    // Shutdown stops it (after an acquisition already in progress). Call at most once.
+    void StartModelRetry(AcquireFn acquire, std::vector<std::chrono::milliseconds> schedule,
+                         std::string provider, std::string precision);
 
     // The engine marks background re-embedding (engine.md §2.7): health reports degraded
     // ("reindexing") and contex_embedding_degraded is 1 while it runs. Thread-safe.
@@ -112,6 +130,14 @@ private:
         Clock::MonoTime enqueued;  // for the batch fill wait
     };
 
+    struct Active {
+        std::shared_ptr<Embedder> embedder;
+        std::string provider;
+        std::string precision;
+        bool degraded = false;
+    };
+    std::shared_ptr<const Active> active() const;
+
     void SubmitInternal(std::vector<std::string> texts, Priority priority, TextKind kind,
                         EmbedCallback done, bool blocking);
     void WorkerLoop();
@@ -121,7 +147,6 @@ private:
     void FinishItem(Item& item, const Error* error);
     obs::ComponentHealth SelfTest();
 
-    std::unique_ptr<Embedder> embedder_;
     ServiceOptions options_;
     obs::Logger& logger_;
     const Clock& clock_;
@@ -135,6 +160,16 @@ private:
     obs::Gauge& queue_depth_;
     obs::Gauge& degraded_gauge_;
     obs::Counter& errors_;
+    obs::Family<obs::Gauge>& model_info_;
+
+    mutable std::mutex active_mutex_;
+    std::shared_ptr<const Active> active_;  // guarded by active_mutex_
+    std::vector<std::function<void(const std::string&)>> listeners_;  // guarded by active_mutex_
+
+    std::mutex retry_mutex_;
+    std::condition_variable retry_cv_;
+    bool retry_stop_ = false;  // guarded by retry_mutex_
+    std::thread retry_thread_;
 
     mutable std::mutex mutex_;
     std::condition_variable work_cv_;
@@ -156,7 +191,9 @@ private:
 // using built-in lexical embedder" and serves contex/lexical-v1 with degraded() true, or
 // with config.strict returns the error (kUnavailable, or kInvalidArgument for a
 // configuration error such as an EMBEDDING_DIM mismatch). Logs "Embedding model loaded"
-// on success. Background re-acquisition is not implemented yet.
+// on success. After a fallback it keeps trying to acquire the model in the background
+// (1 min doubling to 1 h) and switches to it on success (AddModelChangeListener).
+// `metrics` must outlive the service.
 Result<std::unique_ptr<EmbeddingService>> CreateEmbeddingService(const EmbeddingConfig& config,
                                                                  obs::Logger& logger,
                                                                  obs::MetricsRegistry& metrics,

@@ -461,6 +461,80 @@ TEST(EmbeddingService, ReembeddingIsReportedAsDegraded) {
     EXPECT_EQ(h.metrics.AddGauge("contex_embedding_degraded", "").Get().value(), 0.0);
 }
 
+TEST(EmbeddingService, BackgroundRetrySwitchesFromTheFallbackToTheModel) {
+    auto o = Harness::Defaults();
+    o.degraded = true;
+    o.provider = "lexical";
+    Harness h(o, /*lexical=*/true);
+    const std::vector<std::string> texts = {"cached before the switch"};
+    ASSERT_TRUE(h.service->Embed(texts, Priority::kBulk).ok());
+    std::promise<std::string> switched;
+    h.service->AddModelChangeListener([&](const std::string& id) { switched.set_value(id); });
+    std::atomic<int> attempts{0};
+    ScriptedEmbedder* model = nullptr;
+    h.service->StartModelRetry(
+        [&]() -> Result<std::unique_ptr<Embedder>> {
+            if (++attempts < 3) return Unavailable("still offline");
+            auto e = std::make_unique<ScriptedEmbedder>();
+            model = e.get();
+            return std::unique_ptr<Embedder>(std::move(e));
+        },
+        {0ms}, "local", "int8");
+    EXPECT_EQ(switched.get_future().get(), "test/scripted");
+    EXPECT_EQ(attempts.load(), 3);
+    EXPECT_EQ(h.service->model_id(), "test/scripted");
+    EXPECT_EQ(h.service->dim(), 8);
+    EXPECT_FALSE(h.service->degraded());
+    EXPECT_EQ(h.service->provider(), "local");
+    EXPECT_EQ(h.service->CheckHealth().status, obs::HealthStatus::kHealthy);
+    EXPECT_EQ(h.metrics.AddGauge("contex_embedding_degraded", "").Get().value(), 0.0);
+    EXPECT_EQ(h.metrics.AddGauge("contex_embedding_cache_size", "").Get().value(), 0.0);
+    auto rows = h.service->Embed(texts, Priority::kBulk);
+    ASSERT_TRUE(rows.ok());
+    EXPECT_EQ(rows->front().size(), 8u);  // the new model, not the old cache entry
+    ASSERT_NE(model, nullptr);
+    EXPECT_FALSE(model->batches().empty());
+    const std::string metrics = h.metrics.Render();
+    EXPECT_THAT(metrics, ::testing::HasSubstr(
+                             "contex_embedding_model_info{model=\"test/scripted\",provider=\"local\","
+                             "dim=\"8\",precision=\"int8\"} 1"));
+    EXPECT_THAT(metrics, ::testing::HasSubstr(
+                             "contex_embedding_model_info{model=\"contex/lexical-v1\",provider=\"lexical\","
+                             "dim=\"384\",precision=\"fp32\"} 0"));
+}
+
+TEST(EmbeddingService, QueuedTextsFinishOnTheModelTheyWereSubmittedTo) {
+    Harness h;
+    h.scripted->Close();
+    h.service->Submit({"blocker"}, Priority::kBulk, [](auto) {});
+    ASSERT_TRUE(h.scripted->WaitInside(1));
+    std::promise<Result<std::vector<Vector>>> old_job, new_job;
+    h.service->Submit({"old model text"}, Priority::kBulk,
+                      [&](auto r) { old_job.set_value(std::move(r)); });
+    h.service->SwitchEmbedder(std::make_unique<LexicalEmbedder>(), "lexical", "fp32");
+    h.service->Submit({"new model text"}, Priority::kBulk,
+                      [&](auto r) { new_job.set_value(std::move(r)); });
+    h.scripted->Open();
+    auto old_rows = old_job.get_future().get();
+    auto new_rows = new_job.get_future().get();
+    ASSERT_TRUE(old_rows.ok() && new_rows.ok());
+    EXPECT_EQ(old_rows->front().size(), 8u);
+    EXPECT_EQ(new_rows->front().size(), 384u);
+}
+
+TEST(EmbeddingService, ShutdownStopsAWaitingRetry) {
+    Harness h(Harness::Defaults(), /*lexical=*/true);
+    std::atomic<int> attempts{0};
+    h.service->StartModelRetry(
+        [&]() -> Result<std::unique_ptr<Embedder>> {
+            ++attempts;
+            return Unavailable("no");
+        },
+        {std::chrono::hours(1)}, "local", "fp32");
+    h.service->Shutdown();  // would hang for an hour if the wait were not interruptible
+    EXPECT_EQ(attempts.load(), 0);
+}
+
 TEST(EmbeddingService, ExportsModelInfo) {
     Harness h(Harness::Defaults(), /*lexical=*/true);
     const std::string text = h.metrics.Render();

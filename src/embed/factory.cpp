@@ -47,6 +47,13 @@ Status SelfTest(Embedder& embedder) {
     return OkStatus();
 }
 
+Result<std::unique_ptr<Embedder>> AcquireEmbedder(const EmbeddingConfig& config,
+                                                  obs::MetricsRegistry* metrics) {
+    CONTEX_ASSIGN_OR_RETURN(auto embedder, CreateEmbedder(config, metrics));
+    CONTEX_TRY(SelfTest(*embedder));
+    return embedder;
+}
+
 }  // namespace
 
 Result<std::unique_ptr<Embedder>> CreateEmbedder(const EmbeddingConfig& config,
@@ -90,10 +97,7 @@ Result<std::unique_ptr<EmbeddingService>> CreateEmbeddingService(const Embedding
     if (config.provider == ProviderKind::kOpenAi) options.precision = "remote";
     if (config.provider == ProviderKind::kLexical) options.precision = "fp32";
 
-    auto embedder = CreateEmbedder(config, &metrics);
-    if (embedder.ok()) {
-        if (auto st = SelfTest(**embedder); !st.ok()) embedder = std::move(st).error();
-    }
+    auto embedder = AcquireEmbedder(config, &metrics);
     if (embedder.ok()) {
         const double load_ms =
             std::chrono::duration<double, std::milli>(clock.Monotonic() - start).count();
@@ -117,10 +121,22 @@ Result<std::unique_ptr<EmbeddingService>> CreateEmbeddingService(const Embedding
                    {{"model", json::value(config.model)},
                     {"provider", json::value(options.provider)},
                     {"error", json::value(error.message)}});
-        embedder = std::unique_ptr<Embedder>(std::make_unique<LexicalEmbedder>());
+        const std::string wanted_provider = options.provider;
+        const std::string wanted_precision = options.precision;
         options.provider = "lexical";
         options.precision = "fp32";
         options.degraded = true;
+        auto service = std::make_unique<EmbeddingService>(
+            std::make_unique<LexicalEmbedder>(), std::move(options), logger, metrics, clock);
+        // engine.md §2.3: retry in the background, 1 min doubling to 1 h.
+        std::vector<std::chrono::milliseconds> schedule;
+        for (int minutes = 1; minutes < 60; minutes *= 2) {
+            schedule.push_back(std::chrono::minutes(minutes));
+        }
+        schedule.push_back(std::chrono::minutes(60));
+        service->StartModelRetry([config, &metrics] { return AcquireEmbedder(config, &metrics); },
+                                 std::move(schedule), wanted_provider, wanted_precision);
+        return service;
     }
     return std::make_unique<EmbeddingService>(std::move(*embedder), std::move(options), logger,
                                               metrics, clock);
