@@ -185,14 +185,16 @@ bool YamlLineShape(std::string_view text) {
     return any;
 }
 
-Detection Detect(std::string_view text, std::size_t max_yaml_values) {
+Detection Detect(std::string_view text, std::size_t max_yaml_values,
+                 std::optional<Format> already_failed) {
+    auto skip = [&](Format f) { return already_failed && *already_failed == f; };
     Detection d;
     std::string normalized = NormalizeNewlines(text);
     std::string_view trimmed = TrimView(normalized);
     if (trimmed.empty()) return d;  // text, zero nodes
 
     // 1. JSON
-    if (trimmed.front() == '{' || trimmed.front() == '[') {
+    if ((trimmed.front() == '{' || trimmed.front() == '[') && !skip(Format::kJson)) {
         auto parsed = ParseJson(trimmed);
         if (parsed.ok()) {
             d.format = Format::kJson;
@@ -201,7 +203,7 @@ Detection Detect(std::string_view text, std::size_t max_yaml_values) {
         }
     }
     // 2. XML
-    if (trimmed.front() == '<' && trimmed.back() == '>') {
+    if (trimmed.front() == '<' && trimmed.back() == '>' && !skip(Format::kXml)) {
         auto parsed = ParseXml(trimmed);
         if (parsed.ok()) {
             d.format = Format::kXml;
@@ -210,7 +212,7 @@ Detection Detect(std::string_view text, std::size_t max_yaml_values) {
         }
     }
     // 3. TOML
-    if (TomlLineShape(trimmed)) {
+    if (!skip(Format::kToml) && TomlLineShape(trimmed)) {
         auto parsed = ParseToml(trimmed);
         if (parsed.ok() && parsed->is_object() && !parsed->get_object().empty()) {
             d.format = Format::kToml;
@@ -219,7 +221,7 @@ Detection Detect(std::string_view text, std::size_t max_yaml_values) {
         }
     }
     // 4. YAML
-    {
+    if (!skip(Format::kYaml)) {
         std::string dedented = Dedent(normalized);
         std::string_view body = TrimView(dedented);
         if (YamlLineShape(body)) {

@@ -1,6 +1,8 @@
 // Hostile inputs: each returns a specific error or a bounded result, never a crash.
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+
 #include "ingest/test_support.hpp"
 
 namespace contex::ingest {
@@ -194,6 +196,17 @@ TEST(Hostile, TooManyCsvRowsAndParagraphs) {
     auto t = Parse("k", json::value(paras), "text", options);
     ASSERT_FALSE(t.ok());
     EXPECT_EQ(t.error().message, "data produces 9 nodes; the limit is 5");
+}
+
+TEST(Hostile, ThrowingTokenCounterDoesNotEscape) {
+    ParseOptions options;
+    options.count_tokens = [](std::string_view) -> std::size_t {
+        throw std::runtime_error("tokenizer broke");
+    };
+    auto r = Parse("k", json::value("some text"), "text", options);
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(r.error().code, ErrorCode::kInternal);
+    EXPECT_EQ(r.error().message, "ingest failed: tokenizer broke");
 }
 
 }  // namespace

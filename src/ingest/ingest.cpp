@@ -1,6 +1,9 @@
 // Parse(): format resolution (§1.2), limits (§1.10) and the dispatch to the splitters.
 #include "ingest/ingest.hpp"
 
+#include <exception>
+#include <new>
+
 #include "common/crypto.hpp"
 #include "common/strings.hpp"
 #include "ingest/internal.hpp"
@@ -145,10 +148,8 @@ bool IsStructured(Format f) {
     return f == Format::kJson || f == Format::kYaml || f == Format::kToml || f == Format::kXml;
 }
 
-}  // namespace
-
-Result<Document> Parse(std::string_view data_key, const json::value& data,
-                       std::optional<std::string_view> hint, const ParseOptions& options) {
+Result<Document> ParseImpl(std::string_view data_key, const json::value& data,
+                           std::optional<std::string_view> hint, const ParseOptions& options) {
     // Limits first, cheapest checks first.
     if (data.is_string() && data.get_string().size() > options.max_input_bytes) {
         return TooLarge("data is " + std::to_string(data.get_string().size()) +
@@ -205,7 +206,9 @@ Result<Document> Parse(std::string_view data_key, const json::value& data,
             }
         }
         if (!done) {
-            internal::Detection det = internal::Detect(text, max_yaml_values);
+            std::optional<Format> failed;
+            if (known && IsStructured(known->format)) failed = known->format;
+            internal::Detection det = internal::Detect(text, max_yaml_values, failed);
             doc.format = det.format;
             if (IsStructured(det.format)) {
                 internal::SplitStructured(det.value, emitter);
@@ -236,6 +239,21 @@ Result<Document> Parse(std::string_view data_key, const json::value& data,
     hash_input += compact;
     doc.content_hash = Sha256Hex(hash_input);
     return doc;
+}
+
+}  // namespace
+
+Result<Document> Parse(std::string_view data_key, const json::value& data,
+                       std::optional<std::string_view> hint, const ParseOptions& options) {
+    // The parsers wrap their own exceptions; this catches what is left (allocation
+    // failure, a throwing count_tokens) so nothing crosses the module boundary.
+    try {
+        return ParseImpl(data_key, data, hint, options);
+    } catch (const std::bad_alloc&) {
+        return TooLarge("data needs more memory than is available to parse it");
+    } catch (const std::exception& e) {
+        return Internal(std::string("ingest failed: ") + e.what());
+    }
 }
 
 }  // namespace contex::ingest

@@ -92,6 +92,7 @@ Result<Format> ResolveHint(std::string_view hint);
 //                    value_error at ["body","data"]); "data contains invalid UTF-8";
 //                    "data is nested deeper than 64 levels" (native values only — strings
 //                    nested too deep are a parse failure and fall back to detection)
+//   kInternal        an unexpected exception (e.g. from options.count_tokens)
 Result<Document> Parse(std::string_view data_key, const json::value& data,
                        std::optional<std::string_view> hint, const ParseOptions& options);
 

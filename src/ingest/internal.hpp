@@ -129,8 +129,11 @@ struct Detection {
     json::value value;   // parsed data model for json/yaml/toml/xml
     char delimiter = 0;  // csv
 };
-// §1.2 detection on `text` (not yet trimmed). Never fails.
-Detection Detect(std::string_view text, std::size_t max_yaml_values);
+// §1.2 detection on `text` (not yet trimmed). Never fails. `already_failed` names a
+// structured format whose parser just failed on this text (a hinted attempt), so the
+// rule is skipped instead of parsing the same bytes twice.
+Detection Detect(std::string_view text, std::size_t max_yaml_values,
+                 std::optional<Format> already_failed = std::nullopt);
 // Line-shape pre-checks of rules 3 and 4 (cheap; run before the parsers).
 bool TomlLineShape(std::string_view text);
 bool YamlLineShape(std::string_view text);
