@@ -45,10 +45,11 @@ struct InProcessBus::State {
 namespace {
 
 class SubscriptionImpl final : public InProcessBus::Subscription {
-public:
+  public:
     SubscriptionImpl(std::weak_ptr<InProcessBus::State> state, std::string agent_id,
                      std::shared_ptr<Subscriber> subscriber)
-        : state_(std::move(state)), agent_id_(std::move(agent_id)),
+        : state_(std::move(state)),
+          agent_id_(std::move(agent_id)),
           subscriber_(std::move(subscriber)) {}
 
     ~SubscriptionImpl() override {
@@ -61,7 +62,7 @@ public:
 
     const std::string& agent_id() const override { return agent_id_; }
 
-private:
+  private:
     std::weak_ptr<InProcessBus::State> state_;
     std::string agent_id_;
     std::shared_ptr<Subscriber> subscriber_;

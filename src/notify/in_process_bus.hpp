@@ -14,7 +14,7 @@
 namespace contex::notify {
 
 class InProcessBus final : public NotificationSink {
-public:
+  public:
     using Callback = std::function<void(const Notification&)>;
 
     // Destroying the handle unsubscribes. After the destructor returns the callback is
@@ -22,7 +22,7 @@ public:
     // after the handle. The handle may outlive the bus. Destroying it from inside its
     // own callback is allowed.
     class Subscription {
-    public:
+      public:
         virtual ~Subscription() = default;
         virtual const std::string& agent_id() const = 0;
     };
@@ -45,8 +45,7 @@ public:
     bool Deliver(const Notification& notification) override;
 
     // Registers `callback` for messages to `agent_id`. Thread-safe.
-    [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::string agent_id,
-                                                          Callback callback);
+    [[nodiscard]] std::unique_ptr<Subscription> Subscribe(std::string agent_id, Callback callback);
 
     // Open subscriptions in total / for one agent.
     std::size_t size() const;
@@ -54,7 +53,7 @@ public:
 
     struct State;  // shared with the handles
 
-private:
+  private:
     std::shared_ptr<State> state_;
     obs::Family<obs::Counter>* delivered_ = nullptr;
 };

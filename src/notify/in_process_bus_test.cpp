@@ -110,8 +110,8 @@ TEST(InProcessBus, CountsSseNotificationsPerSubscriberReached) {
     auto s2 = bus.Subscribe("a", [](const Notification&) {});
     bus.Deliver(Message("a", 1, "initial_context"));
     bus.Deliver(Message("nobody", 1, "initial_context"));
-    auto& family = metrics.AddCounter("contex_notifications_total", "",
-                                      {"transport", "type", "status"});
+    auto& family =
+        metrics.AddCounter("contex_notifications_total", "", {"transport", "type", "status"});
     EXPECT_EQ(family.WithLabels({"sse", "initial_context", "success"}).value(), 2);
 }
 

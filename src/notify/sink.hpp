@@ -24,7 +24,7 @@ struct Notification {
 // longer than it takes to enqueue. Messages handed in by one thread reach each receiver
 // in the order they were handed in.
 class NotificationSink {
-public:
+  public:
     virtual ~NotificationSink() = default;
 
     // Stable transport name: "redis", "inprocess", ...

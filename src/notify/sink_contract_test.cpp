@@ -24,29 +24,30 @@ constexpr auto kReceiveTimeout = 10s;
 
 // Messages received for one agent, as the transport delivered them.
 class Receiver {
-public:
+  public:
     virtual ~Receiver() = default;
     // Waits (bounded) for `n` messages; returns what arrived.
     virtual std::vector<std::string> Receive(std::size_t n) = 0;
 };
 
 class InProcessHarness {
-public:
+  public:
     static constexpr std::string_view kTransport = "inprocess";
     Status SetUp() { return OkStatus(); }
     NotificationSink& sink() { return bus_; }
 
     std::unique_ptr<Receiver> Listen(const std::string& agent_id, const std::string& /*channel*/) {
         auto receiver = std::make_unique<BusReceiver>();
-        receiver->subscription = bus_.Subscribe(agent_id, [r = receiver.get()](const Notification& n) {
-            std::lock_guard lock(r->mutex);
-            r->messages.push_back(n.json);
-            r->cv.notify_all();
-        });
+        receiver->subscription =
+            bus_.Subscribe(agent_id, [r = receiver.get()](const Notification& n) {
+                std::lock_guard lock(r->mutex);
+                r->messages.push_back(n.json);
+                r->cv.notify_all();
+            });
         return receiver;
     }
 
-private:
+  private:
     struct BusReceiver final : Receiver {
         std::mutex mutex;
         std::condition_variable cv;
@@ -68,7 +69,7 @@ private:
 };
 
 class RedisHarness {
-public:
+  public:
     static constexpr std::string_view kTransport = "redis";
     Status SetUp() {
         std::string url;
@@ -84,7 +85,8 @@ public:
         url_ = url;
         RedisOptions options;
         options.url = url;
-        CONTEX_ASSIGN_OR_RETURN(publisher_, RedisPublisher::Create(options, logger_, metrics_, clock_));
+        CONTEX_ASSIGN_OR_RETURN(publisher_,
+                                RedisPublisher::Create(options, logger_, metrics_, clock_));
         return OkStatus();
     }
     NotificationSink& sink() { return *publisher_; }
@@ -96,7 +98,7 @@ public:
         return std::make_unique<SubscriberReceiver>(*std::move(subscriber), channel);
     }
 
-private:
+  private:
     struct SubscriberReceiver final : Receiver {
         SubscriberReceiver(std::unique_ptr<testing::RedisSubscriber> s, std::string c)
             : subscriber(std::move(s)), channel(std::move(c)) {}
@@ -122,7 +124,7 @@ private:
 
 template <typename Harness>
 class NotificationSinkContract : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto status = harness_.SetUp();
         if (!status.ok()) {
@@ -132,9 +134,7 @@ protected:
     }
 
     // Unique per test so a shared server never mixes tests.
-    std::string NewAgent(std::string_view base) {
-        return std::string(base) + "-" + RandomHex(6);
-    }
+    std::string NewAgent(std::string_view base) { return std::string(base) + "-" + RandomHex(6); }
     static Notification Message(const std::string& agent, std::int64_t sequence,
                                 std::string type = "data_update", std::string extra = "") {
         Notification n;
@@ -176,8 +176,9 @@ TYPED_TEST(NotificationSinkContract, PayloadIsPassedByteForByte) {
     ASSERT_NE(receiver, nullptr);
     // UTF-8, escapes, and a large body (well over one socket read).
     std::string big(300000, 'x');
-    auto n = this->Message(agent, 7, "data_update",
-                           R"(,"data":{"text":"héllo \u00e9 \"q\" 日本 🎉","big":")" + big + R"("})");
+    auto n =
+        this->Message(agent, 7, "data_update",
+                      R"(,"data":{"text":"héllo \u00e9 \"q\" 日本 🎉","big":")" + big + R"("})");
     ASSERT_TRUE(this->harness_.sink().Deliver(n));
     auto got = receiver->Receive(1);
     ASSERT_EQ(got.size(), 1u);
@@ -210,7 +211,8 @@ TYPED_TEST(NotificationSinkContract, ConcurrentDeliverersKeepPerAgentOrder) {
     std::vector<std::unique_ptr<Receiver>> receivers;
     for (int t = 0; t < kThreads; ++t) {
         agents.push_back(this->NewAgent("agent" + std::to_string(t)));
-        receivers.push_back(this->harness_.Listen(agents.back(), "agent:" + agents.back() + ":updates"));
+        receivers.push_back(
+            this->harness_.Listen(agents.back(), "agent:" + agents.back() + ":updates"));
         ASSERT_NE(receivers.back(), nullptr);
     }
     std::vector<std::thread> threads;

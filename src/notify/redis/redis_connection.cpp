@@ -69,9 +69,9 @@ RedisConnection::~RedisConnection() {
     if (gauge_ != nullptr) gauge_->Add(-1);
 }
 
-Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(
-    const RedisEndpoint& endpoint, const RedisConnectSettings& settings,
-    obs::Gauge* open_connections) {
+Result<std::unique_ptr<RedisConnection>> RedisConnection::Open(const RedisEndpoint& endpoint,
+                                                               const RedisConnectSettings& settings,
+                                                               obs::Gauge* open_connections) {
     redisContext* context = redisConnectWithTimeout(endpoint.host.c_str(), endpoint.port,
                                                     ToTimeval(settings.connect_timeout));
     int saved_errno = errno;
@@ -204,8 +204,8 @@ Result<RedisEndpoint> AskSentinel(const RedisEndpoint& sentinel, const RedisTarg
                                   const RedisConnectSettings& settings) {
     CONTEX_ASSIGN_OR_RETURN(auto connection, RedisConnection::Open(sentinel, settings, nullptr));
     CONTEX_TRY(Authenticate(*connection, std::nullopt, target.sentinel_password));
-    CONTEX_ASSIGN_OR_RETURN(
-        auto reply, connection->Command({"SENTINEL", "get-master-addr-by-name", target.master_name}));
+    CONTEX_ASSIGN_OR_RETURN(auto reply, connection->Command({"SENTINEL", "get-master-addr-by-name",
+                                                             target.master_name}));
     if (reply->type == REDIS_REPLY_ERROR) return Unavailable("sentinel: " + ReplyText(*reply));
     if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
         reply->element[0]->type != REDIS_REPLY_STRING ||
@@ -243,14 +243,15 @@ Result<std::unique_ptr<RedisConnection>> OpenAuthenticated(const RedisEndpoint& 
 Result<std::unique_ptr<RedisConnection>> ConnectToMaster(const RedisTarget& target,
                                                          const RedisConnectSettings& settings,
                                                          obs::Gauge* open_connections) {
-    if (!target.sentinel) return OpenAuthenticated(target.endpoint, target, settings, open_connections);
+    if (!target.sentinel)
+        return OpenAuthenticated(target.endpoint, target, settings, open_connections);
     std::string errors;
     for (const auto& sentinel : target.sentinels) {
         auto master = AskSentinel(sentinel, target, settings);
         if (!master) {
             if (!errors.empty()) errors += "; ";
-            errors += sentinel.host + ":" + std::to_string(sentinel.port) + ": " +
-                      master.error().message;
+            errors +=
+                sentinel.host + ":" + std::to_string(sentinel.port) + ": " + master.error().message;
             continue;
         }
         CONTEX_ASSIGN_OR_RETURN(auto connection,

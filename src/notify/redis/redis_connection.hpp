@@ -32,7 +32,7 @@ struct RedisConnectSettings {
 };
 
 class RedisConnection {
-public:
+  public:
     // Opens a TCP connection. `open_connections` (may be null, must outlive the
     // connection) is incremented while the connection is open.
     // Errors: kTimeout (connect timed out), kUnavailable (refused, DNS, ...).
@@ -57,7 +57,7 @@ public:
     bool broken() const { return broken_; }
     const RedisEndpoint& endpoint() const { return endpoint_; }
 
-private:
+  private:
     RedisConnection(redisContext* context, RedisEndpoint endpoint, obs::Gauge* gauge);
     Error IoError();
 
@@ -70,8 +70,8 @@ private:
 // Where and how to reach the master, resolved from RedisOptions.
 struct RedisTarget {
     bool sentinel = false;
-    RedisEndpoint endpoint;                  // standalone
-    std::vector<RedisEndpoint> sentinels;    // sentinel mode, tried in order
+    RedisEndpoint endpoint;                // standalone
+    std::vector<RedisEndpoint> sentinels;  // sentinel mode, tried in order
     std::string master_name;
     std::optional<std::string> sentinel_password;
     std::optional<std::string> username;

@@ -14,28 +14,28 @@
 namespace contex::notify {
 
 struct RedisOptions {
-    std::string url;                          // REDIS_URL (redis:// or rediss://)
-    std::string mode = "standalone";          // REDIS_MODE: "standalone" | "sentinel"
-    std::vector<std::string> sentinel_hosts;  // REDIS_SENTINEL_HOSTS: "host[:port]" (26379)
-    std::string sentinel_master = "mymaster";          // REDIS_SENTINEL_MASTER
-    std::optional<std::string> sentinel_password;      // REDIS_SENTINEL_PASSWORD
+    std::string url;                               // REDIS_URL (redis:// or rediss://)
+    std::string mode = "standalone";               // REDIS_MODE: "standalone" | "sentinel"
+    std::vector<std::string> sentinel_hosts;       // REDIS_SENTINEL_HOSTS: "host[:port]" (26379)
+    std::string sentinel_master = "mymaster";      // REDIS_SENTINEL_MASTER
+    std::optional<std::string> sentinel_password;  // REDIS_SENTINEL_PASSWORD
     // REDIS_PASSWORD / REDIS_DB: the master's password and db in sentinel mode. In
     // standalone mode the URL's password and db win; these fill in what the URL lacks.
     std::optional<std::string> password;
     int db = 0;
     int max_connections = 20;  // REDIS_MAX_CONNECTIONS; the publisher opens at most 2
-    std::chrono::milliseconds socket_timeout{5000};          // REDIS_SOCKET_TIMEOUT
-    std::chrono::milliseconds connect_timeout{5000};         // REDIS_SOCKET_CONNECT_TIMEOUT
-    bool socket_keepalive = true;                            // REDIS_SOCKET_KEEPALIVE
-    bool retry_on_timeout = true;                            // REDIS_RETRY_ON_TIMEOUT
-    std::chrono::seconds health_check_interval{30};          // REDIS_HEALTH_CHECK_INTERVAL (0 = off)
+    std::chrono::milliseconds socket_timeout{5000};   // REDIS_SOCKET_TIMEOUT
+    std::chrono::milliseconds connect_timeout{5000};  // REDIS_SOCKET_CONNECT_TIMEOUT
+    bool socket_keepalive = true;                     // REDIS_SOCKET_KEEPALIVE
+    bool retry_on_timeout = true;                     // REDIS_RETRY_ON_TIMEOUT
+    std::chrono::seconds health_check_interval{30};   // REDIS_HEALTH_CHECK_INTERVAL (0 = off)
 
     // Tuning, not configuration variables (operations.md §4 fixes the defaults).
-    std::size_t queue_capacity = 10000;                      // messages waiting for PUBLISH
+    std::size_t queue_capacity = 10000;  // messages waiting for PUBLISH
     std::chrono::milliseconds reconnect_initial_backoff{100};
     std::chrono::milliseconds reconnect_max_backoff{5000};
-    std::chrono::seconds publish_warning_interval{10};       // "Redis publish failed" rate
-    std::chrono::milliseconds health_timeout{1000};          // cap of the health PING
+    std::chrono::seconds publish_warning_interval{10};  // "Redis publish failed" rate
+    std::chrono::milliseconds health_timeout{1000};     // cap of the health PING
 };
 
 // A parsed REDIS_URL: redis[s]://[[user]:password@]host[:port][/db][?db=N].

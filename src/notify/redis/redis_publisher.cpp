@@ -51,9 +51,8 @@ Result<std::unique_ptr<RedisPublisher>> RedisPublisher::Create(const RedisOption
     auto target = ResolveRedisTarget(options);
     if (!target) return std::move(target).error();
     if (options.queue_capacity == 0) return InvalidArgument("Redis queue capacity must be > 0");
-    std::unique_ptr<RedisPublisher> publisher(
-        new RedisPublisher(options, std::make_unique<RedisTarget>(*std::move(target)), logger,
-                           metrics, clock));
+    std::unique_ptr<RedisPublisher> publisher(new RedisPublisher(
+        options, std::make_unique<RedisTarget>(*std::move(target)), logger, metrics, clock));
     publisher->worker_ = std::thread([p = publisher.get()] { p->Run(); });
     return publisher;
 }
@@ -69,17 +68,15 @@ RedisPublisher::RedisPublisher(const RedisOptions& options, std::unique_ptr<Redi
       notifications_(metrics.AddCounter("contex_notifications_total",
                                         "Messages handed to a transport.",
                                         {"transport", "type", "status"})),
-      errors_unavailable_(metrics
-                              .AddCounter("contex_errors_total", "Internal failures.",
-                                          {"component", "kind"})
-                              .WithLabels({"redis", "unavailable"})),
-      errors_timeout_(metrics.AddCounter("contex_errors_total", "Internal failures.",
-                                         {"component", "kind"})
-                          .WithLabels({"redis", "timeout"})),
-      errors_exception_(metrics
-                            .AddCounter("contex_errors_total", "Internal failures.",
-                                        {"component", "kind"})
-                            .WithLabels({"redis", "exception"})),
+      errors_unavailable_(
+          metrics.AddCounter("contex_errors_total", "Internal failures.", {"component", "kind"})
+              .WithLabels({"redis", "unavailable"})),
+      errors_timeout_(
+          metrics.AddCounter("contex_errors_total", "Internal failures.", {"component", "kind"})
+              .WithLabels({"redis", "timeout"})),
+      errors_exception_(
+          metrics.AddCounter("contex_errors_total", "Internal failures.", {"component", "kind"})
+              .WithLabels({"redis", "exception"})),
       retries_(metrics.AddCounter("contex_retries_total", "Retries.", {"operation"})
                    .WithLabels({"redis_publish"})),
       retries_exhausted_(metrics
@@ -94,8 +91,7 @@ RedisPublisher::RedisPublisher(const RedisOptions& options, std::unique_ptr<Redi
                             .WithLabels({"publish"})),
       ping_duration_(metrics
                          .AddHistogram("contex_redis_operation_duration_seconds",
-                                       "Redis operation latency.", obs::buckets::kB3,
-                                       {"operation"})
+                                       "Redis operation latency.", obs::buckets::kB3, {"operation"})
                          .WithLabels({"ping"})) {}
 
 RedisPublisher::~RedisPublisher() { Shutdown(); }
@@ -252,10 +248,9 @@ bool RedisPublisher::Connect(bool first_ever) {
         auto now = clock_.Monotonic();
         if (previous != State::kDown || now - last_connect_error_log_ >= kConnectErrorLogInterval) {
             last_connect_error_log_ = now;
-            logger_.Error(kLogger, "Failed to connect to Redis",
-                          {{"error", error.message},
-                           {"mode", options_.mode},
-                           {"redis_url", masked_url_}});
+            logger_.Error(
+                kLogger, "Failed to connect to Redis",
+                {{"error", error.message}, {"mode", options_.mode}, {"redis_url", masked_url_}});
         }
         return false;
     }
@@ -266,13 +261,13 @@ bool RedisPublisher::Connect(bool first_ever) {
         state_.store(State::kConnected);
         last_error_.clear();
     }
-    logger_.Info(kLogger,
-                 first_ever ? "Redis connection established successfully (pub/sub)"
-                            : "Redis reconnected",
-                 {{"mode", options_.mode},
-                  {"redis_url", masked_url_},
-                  {"host", connection_->endpoint().host},
-                  {"port", connection_->endpoint().port}});
+    logger_.Info(
+        kLogger,
+        first_ever ? "Redis connection established successfully (pub/sub)" : "Redis reconnected",
+        {{"mode", options_.mode},
+         {"redis_url", masked_url_},
+         {"host", connection_->endpoint().host},
+         {"port", connection_->endpoint().port}});
     return true;
 }
 
@@ -340,8 +335,9 @@ void RedisPublisher::ConnectionLost(const Error& error) {
         state_.store(State::kConnecting);
         last_error_ = error.message;
     }
-    logger_.Warning(kLogger, "Redis connection lost",
-                    {{"error", error.message}, {"mode", options_.mode}, {"redis_url", masked_url_}});
+    logger_.Warning(
+        kLogger, "Redis connection lost",
+        {{"error", error.message}, {"mode", options_.mode}, {"redis_url", masked_url_}});
 }
 
 void RedisPublisher::Drop(std::deque<Item>& items, std::string_view kind, std::string_view error) {

@@ -29,7 +29,7 @@ class RedisConnection;
 struct RedisTarget;
 
 class RedisPublisher final : public NotificationSink {
-public:
+  public:
     // Validates the options and starts the connection thread; does not wait for Redis
     // (an unreachable Redis never blocks start). Logger, metrics and clock must outlive
     // the publisher. Errors: kInvalidArgument (bad URL or mode, sentinel without hosts,
@@ -70,7 +70,7 @@ public:
     // Messages waiting in the queue (not counting a batch being published).
     std::size_t queued() const;
 
-private:
+  private:
     enum class State { kConnecting, kConnected, kDown, kStopped };
     struct Item {
         Notification notification;
@@ -110,18 +110,18 @@ private:
     // Queue and state; state_ changes under mutex_ so Deliver's check and push are atomic
     // with respect to the worker dropping the queue.
     mutable std::mutex mutex_;
-    std::condition_variable work_cv_;    // worker waits for items / stop
-    std::condition_variable drained_cv_; // Flush waits for the queue and batch to empty
-    std::deque<Item> queue_;             // guarded by mutex_
-    std::size_t in_flight_ = 0;          // guarded by mutex_
-    bool stopping_ = false;              // guarded by mutex_
+    std::condition_variable work_cv_;     // worker waits for items / stop
+    std::condition_variable drained_cv_;  // Flush waits for the queue and batch to empty
+    std::deque<Item> queue_;              // guarded by mutex_
+    std::size_t in_flight_ = 0;           // guarded by mutex_
+    bool stopping_ = false;               // guarded by mutex_
     std::atomic<State> state_{State::kConnecting};
-    std::string last_error_;             // guarded by mutex_
+    std::string last_error_;  // guarded by mutex_
 
     // Rate limit of "Redis publish failed".
     std::mutex warn_mutex_;
-    Clock::MonoTime last_warning_{};     // guarded by warn_mutex_
-    bool warned_once_ = false;           // guarded by warn_mutex_
+    Clock::MonoTime last_warning_{};         // guarded by warn_mutex_
+    bool warned_once_ = false;               // guarded by warn_mutex_
     std::uint64_t suppressed_warnings_ = 0;  // guarded by warn_mutex_
 
     // Worker-thread only.

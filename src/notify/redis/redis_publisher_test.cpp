@@ -43,7 +43,7 @@ Notification Message(const std::string& agent, std::int64_t sequence,
 }
 
 class RedisPublisherTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!testing::RedisServerAvailable()) {
             if (testing::ServicesRequired()) FAIL() << "redis-server is not installed";
@@ -55,8 +55,8 @@ protected:
                         .string();
         log_file_ = std::fopen(log_path_.c_str(), "w");
         ASSERT_NE(log_file_, nullptr);
-        logger_ = std::make_unique<obs::Logger>(obs::LogOptions{obs::LogLevel::kDebug, true, log_file_},
-                                                system_clock_);
+        logger_ = std::make_unique<obs::Logger>(
+            obs::LogOptions{obs::LogLevel::kDebug, true, log_file_}, system_clock_);
     }
     void TearDown() override {
         publisher_.reset();  // joins the thread before the logger goes
@@ -91,7 +91,8 @@ protected:
         std::string log = Log();
         std::string needle = "\"message\":\"" + std::string(message) + "\"";
         std::size_t count = 0;
-        for (auto pos = log.find(needle); pos != std::string::npos; pos = log.find(needle, pos + 1)) {
+        for (auto pos = log.find(needle); pos != std::string::npos;
+             pos = log.find(needle, pos + 1)) {
             ++count;
         }
         return count;
@@ -182,9 +183,9 @@ TEST_F(RedisPublisherTest, ReconnectsAfterRestartAndDeliversAgain) {
     ASSERT_TRUE(Eventually([&] { return publisher_->connected(); }));
     EXPECT_EQ(LogCount("Redis reconnected"), 1u);
     auto health = publisher_->CheckHealth();
-    EXPECT_EQ(health.status == obs::HealthStatus::kHealthy ||
-                  health.message == "High Redis latency",
-              true)
+    EXPECT_EQ(
+        health.status == obs::HealthStatus::kHealthy || health.message == "High Redis latency",
+        true)
         << health.message;
     auto again = RedisSubscriber::Connect((*server)->url(), {"agent:a:updates"});
     ASSERT_TRUE(again.ok()) << again.error().message;
@@ -231,7 +232,8 @@ TEST_F(RedisPublisherTest, AuthenticatesAndSelectsTheDbFromTheUrl) {
     auto health = publisher_->CheckHealth();
     EXPECT_NE(health.status, obs::HealthStatus::kUnhealthy);
     ASSERT_TRUE(health.details.contains("connected_clients")) << health.message;
-    EXPECT_GE(health.details.at("connected_clients").as_int64(), 2);  // publisher, health, subscriber
+    EXPECT_GE(health.details.at("connected_clients").as_int64(),
+              2);  // publisher, health, subscriber
     EXPECT_FALSE(health.details.at("used_memory_human").as_string().empty());
     EXPECT_TRUE(health.details.at("latency_ms").is_double());
     EXPECT_EQ(health.details.at("purpose").as_string(), "pub/sub");

@@ -105,8 +105,8 @@ Status RedisServerProcess::Spawn() {
         args.push_back(conf);
         args.emplace_back("--sentinel");
     } else {
-        for (const char* a : {"--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-                              "--daemonize", "no"}) {
+        for (const char* a :
+             {"--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--daemonize", "no"}) {
             args.emplace_back(a);
         }
         args.emplace_back("--dir");
@@ -145,8 +145,7 @@ Status RedisServerProcess::Spawn() {
             pid_ = -1;
             return Unavailable("redis-server exited at start");
         }
-        auto connection =
-            RedisConnection::Open({"127.0.0.1", options_.port}, settings, nullptr);
+        auto connection = RedisConnection::Open({"127.0.0.1", options_.port}, settings, nullptr);
         if (connection && (*connection)->Command({"PING"}).ok()) return OkStatus();
         // Polling a child process that has no readiness signal; bounded by the deadline.
         std::this_thread::sleep_for(std::chrono::milliseconds(20));

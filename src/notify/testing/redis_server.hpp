@@ -30,7 +30,7 @@ struct RedisServerOptions {
 };
 
 class RedisServerProcess {
-public:
+  public:
     // Starts redis-server and waits (≤ 10 s) until it answers. Errors: kUnavailable.
     static Result<std::unique_ptr<RedisServerProcess>> Start(RedisServerOptions options = {});
     ~RedisServerProcess();
@@ -46,7 +46,7 @@ public:
     // Starts it again on the same port with the same arguments.
     Status Restart();
 
-private:
+  private:
     explicit RedisServerProcess(RedisServerOptions options) : options_(std::move(options)) {}
     Status Spawn();
 
@@ -57,19 +57,19 @@ private:
 
 // A client subscribed to some channels.
 class RedisSubscriber {
-public:
+  public:
     struct Message {
         std::string channel;
         std::string payload;
     };
     // Connects (AUTH from the URL) and subscribes; returns once every SUBSCRIBE is
     // confirmed. Errors: kUnavailable, kTimeout.
-    static Result<std::unique_ptr<RedisSubscriber>> Connect(const std::string& url,
-                                                            const std::vector<std::string>& channels);
+    static Result<std::unique_ptr<RedisSubscriber>> Connect(
+        const std::string& url, const std::vector<std::string>& channels);
     // Reads messages until `n` arrived or `timeout` passed (real time); returns what came.
     std::vector<Message> Receive(std::size_t n, std::chrono::milliseconds timeout);
 
-private:
+  private:
     explicit RedisSubscriber(std::unique_ptr<RedisConnection> c) : connection_(std::move(c)) {}
     std::unique_ptr<RedisConnection> connection_;
 };
