@@ -520,6 +520,7 @@ TEST(EmbeddingService, QueuedTextsFinishOnTheModelTheyWereSubmittedTo) {
     ASSERT_TRUE(old_rows.ok() && new_rows.ok());
     EXPECT_EQ(old_rows->front().size(), 8u);
     EXPECT_EQ(new_rows->front().size(), 384u);
+    h.scripted = nullptr;  // released with the last job that used it
 }
 
 TEST(EmbeddingService, ShutdownStopsAWaitingRetry) {
