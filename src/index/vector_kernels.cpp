@@ -64,18 +64,78 @@ __attribute__((target("avx512f"))) float DotAvx512(const float* a, const float* 
     return _mm512_reduce_add_ps(acc);
 }
 
+__attribute__((target("avx2,fma,f16c"))) void DotRowsHalfAvx2(const float* q,
+                                                               const uint16_t* rows,
+                                                               std::size_t count,
+                                                               std::size_t dim, float* out) {
+    for (std::size_t r = 0; r < count; ++r) {
+        const uint16_t* row = rows + r * dim;
+        __m256 acc0 = _mm256_setzero_ps(), acc1 = _mm256_setzero_ps();
+        std::size_t i = 0;
+        for (; i + 16 <= dim; i += 16) {
+            __m256 h0 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i)));
+            __m256 h1 = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(row + i + 8)));
+            acc0 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i), h0, acc0);
+            acc1 = _mm256_fmadd_ps(_mm256_loadu_ps(q + i + 8), h1, acc1);
+        }
+        __m256 acc = _mm256_add_ps(acc0, acc1);
+        __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc), _mm256_extractf128_ps(acc, 1));
+        s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+        s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+        float sum = _mm_cvtss_f32(s);
+        for (; i < dim; ++i) sum += q[i] * _cvtsh_ss(row[i]);
+        out[r] = sum;
+    }
+}
+
+__attribute__((target("avx512f,f16c"))) void DotRowsHalfAvx512(const float* q,
+                                                             const uint16_t* rows,
+                                                             std::size_t count, std::size_t dim,
+                                                             float* out) {
+    for (std::size_t r = 0; r < count; ++r) {
+        const uint16_t* row = rows + r * dim;
+        __m512 acc0 = _mm512_setzero_ps(), acc1 = _mm512_setzero_ps();
+        std::size_t i = 0;
+        for (; i + 32 <= dim; i += 32) {
+            __m512 h0 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i)));
+            __m512 h1 = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(row + i + 16)));
+            acc0 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i), h0, acc0);
+            acc1 = _mm512_fmadd_ps(_mm512_loadu_ps(q + i + 16), h1, acc1);
+        }
+        float sum = _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
+        for (; i < dim; ++i) sum += q[i] * _cvtsh_ss(row[i]);
+        out[r] = sum;
+    }
+}
+
+__attribute__((target("avx2,f16c"))) void FloatToHalfF16c(const float* in, uint16_t* out,
+                                                          std::size_t n) {
+    std::size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m128i h = _mm256_cvtps_ph(_mm256_loadu_ps(in + i), _MM_FROUND_TO_NEAREST_INT);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), h);
+    }
+    for (; i < n; ++i) out[i] = _cvtss_sh(in[i], _MM_FROUND_TO_NEAREST_INT);
+}
+
 using DotFn = float (*)(const float*, const float*, std::size_t);
+using HalfRowsFn = void (*)(const float*, const uint16_t*, std::size_t, std::size_t, float*);
 
 struct Kernel {
     DotFn fn;
     std::string_view name;
+    HalfRowsFn half_rows;  // null without F16C
 };
 
 Kernel Select() {
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f")) return {&DotAvx512, "avx512"};
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) return {&DotAvx2, "avx2"};
-    return {&DotScalar, "scalar"};
+    // F16C has no __builtin_cpu_supports name in GCC 12; every AVX2 CPU (Haswell and
+    // later, Zen and later) has it.
+    if (__builtin_cpu_supports("avx512f")) return {&DotAvx512, "avx512", &DotRowsHalfAvx512};
+    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) {
+        return {&DotAvx2, "avx2", &DotRowsHalfAvx2};
+    }
+    return {&DotScalar, "scalar", nullptr};
 }
 
 const Kernel& Active() {
@@ -94,6 +154,15 @@ void DotRows(const float* query, const float* rows, std::size_t count, std::size
 }
 
 std::string_view DotKernelName() { return Active().name; }
+
+bool HalfKernelsAvailable() { return Active().half_rows != nullptr; }
+
+void FloatToHalf(const float* in, uint16_t* out, std::size_t n) { FloatToHalfF16c(in, out, n); }
+
+void DotRowsHalf(const float* query, const uint16_t* rows, std::size_t count, std::size_t dim,
+                 float* out) {
+    Active().half_rows(query, rows, count, dim, out);
+}
 
 float InnerProductDistance(const void* a, const void* b, const void* param) {
     std::size_t dim = *static_cast<const std::size_t*>(param);

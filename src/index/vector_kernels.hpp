@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <string_view>
 
 namespace contex::index {
@@ -15,6 +16,22 @@ float Dot(const float* a, const float* b, std::size_t n);
 // out[i] = Dot(query, rows + i * dim, dim) for i in [0, count).
 void DotRows(const float* query, const float* rows, std::size_t count, std::size_t dim,
              float* out);
+
+// Half-precision shadow rows for a faster first pass over large matrices (half the
+// bytes of float32). Available when the CPU has F16C (every AVX2 CPU does).
+bool HalfKernelsAvailable();
+// Converts `n` floats to IEEE half (round to nearest). Requires HalfKernelsAvailable().
+void FloatToHalf(const float* in, uint16_t* out, std::size_t n);
+// out[i] = dot(query, half row i) in float32 arithmetic. Requires HalfKernelsAvailable().
+void DotRowsHalf(const float* query, const uint16_t* rows, std::size_t count, std::size_t dim,
+                 float* out);
+// Bound on |dot(q, v) - DotRowsHalf(q, half(v))| for |q|, |v| the L2 norms, when every
+// |v_i| <= 65504: half rounding (2^-11 relative) plus float32 accumulation error, with a
+// factor-2 safety margin.
+inline float HalfDotErrorBound(float query_norm, float row_norm, std::size_t dim) {
+    return 2.0f * query_norm * row_norm *
+           (1.0f / 2048.0f + static_cast<float>(dim) * (1.0f / 16777216.0f) + 1e-6f);
+}
 
 // The kernel family in use ("avx512", "avx2", "scalar"), for logs and benchmarks.
 std::string_view DotKernelName();

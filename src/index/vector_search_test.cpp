@@ -27,6 +27,28 @@ TEST(VectorKernels, DotMatchesScalarAndIsSymmetric) {
     EXPECT_FALSE(DotKernelName().empty());
 }
 
+TEST(VectorKernels, HalfRowsStayWithinTheErrorBound) {
+    if (!HalfKernelsAvailable()) GTEST_SKIP() << "no F16C";
+    std::mt19937 rng(2);
+    for (int dim : {5, 16, 40, 384}) {
+        std::vector<float> rows;
+        for (int r = 0; r < 20; ++r) {
+            auto v = RandomUnit(rng, dim);
+            rows.insert(rows.end(), v.begin(), v.end());
+        }
+        std::vector<uint16_t> half(rows.size());
+        FloatToHalf(rows.data(), half.data(), rows.size());
+        auto q = RandomUnit(rng, dim);
+        std::vector<float> approx(20);
+        DotRowsHalf(q.data(), half.data(), 20, dim, approx.data());
+        for (int r = 0; r < 20; ++r) {
+            const float exact = Dot(q.data(), rows.data() + r * dim, dim);
+            EXPECT_LE(std::fabs(exact - approx[r]), HalfDotErrorBound(1.0f, 1.0f, dim)) << dim;
+            EXPECT_NE(exact, approx[r]) << "half rounding should be visible at dim " << dim;
+        }
+    }
+}
+
 struct Oracle {
     std::map<std::string, std::vector<float>> vectors;
     // Top n by cosine desc, key asc.
@@ -193,6 +215,36 @@ TEST(HnswSearch, DeletedNodesAreNeverReturned) {
         auto hits = snap->Search(RandomUnit(rng, dim), "", testing::Wide(-1.0f, 1e9f, 50));
         EXPECT_EQ(hits.size(), 50u);
         for (const auto& h : hits) EXPECT_NE(h.data_key, "k3");
+    }
+}
+
+// Large exactly-scanned segments take a half-precision first pass; results must still be
+// the float32 top-k, also when many scores are closer together than half precision.
+TEST(ExactSearch, HalfPrecisionFirstPassKeepsExactResults) {
+    std::mt19937 rng(21);
+    const int dim = 48;
+    ProjectIndex index;  // threshold 20000: a 6000-row segment is scanned exactly
+    std::vector<IndexEntry> entries;
+    Oracle oracle;
+    auto center = RandomUnit(rng, dim);
+    for (int i = 0; i < 6000; ++i) {
+        // Half of the rows are near-duplicates of one direction (scores differ by ~1e-4).
+        auto v = i % 2 == 0 ? testing::Near(rng, center, 1e-4f) : RandomUnit(rng, dim);
+        entries.push_back(Entry("n" + std::to_string(i), "k", "", v));
+        oracle.vectors[entries.back().node_key] = v;
+    }
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    auto snap = index.snapshot();
+    for (int q = 0; q < 10; ++q) {
+        auto query = q % 2 == 0 ? testing::Near(rng, center, 0.01f) : RandomUnit(rng, dim);
+        SearchParams p = testing::Wide(-1.0f, 1e9f, 10);
+        auto hits = snap->Search(query, "", p);
+        auto expected = oracle.Top(query, 10);
+        ASSERT_EQ(hits.size(), expected.size());
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            EXPECT_EQ(hits[i].node_key, expected[i].second) << "q=" << q << " i=" << i;
+            EXPECT_EQ(hits[i].similarity, expected[i].first);
+        }
     }
 }
 
