@@ -198,6 +198,27 @@ TEST(Hostile, TooManyCsvRowsAndParagraphs) {
     EXPECT_EQ(t.error().message, "data produces 9 nodes; the limit is 5");
 }
 
+TEST(Hostile, YamlLoadAllLoopInputsFailInsteadOfHanging) {
+    // yaml-cpp 0.7's LoadAll never returns on these (jbeder/yaml-cpp#1040).
+    for (const char* text : {"\"\",", ",", "[a],"}) {
+        auto r = internal::ParseYaml(text, 1000);
+        EXPECT_FALSE(r.ok()) << text;
+    }
+    Document doc = ParseOk("k", json::value("\"\","), "yaml");
+    EXPECT_EQ(doc.format, Format::kText);
+}
+
+TEST(Hostile, EscapesThatDecodeToInvalidUtf8AreRepaired) {
+    // Found by fuzz_yaml: NULs made yaml-cpp decode the text as UTF-32 (invalid UTF-8 out).
+    auto y = internal::ParseYaml(std::string_view("o\0\0\0penapi: 3.0\n", 15), 1000);
+    ASSERT_FALSE(y.ok());
+    EXPECT_EQ(y.error().message, "YAML cannot contain NUL characters");
+    auto x = internal::ParseXml("<r a=\"&#xD800;\">&#xDFFF;</r>");
+    if (x.ok()) {
+        EXPECT_TRUE(IsValidUtf8(ToJson(*x)));
+    }
+}
+
 TEST(Hostile, ThrowingTokenCounterDoesNotEscape) {
     ParseOptions options;
     options.count_tokens = [](std::string_view) -> std::size_t {

@@ -17,20 +17,26 @@ struct XmlFailure {
     std::string reason;
 };
 
+// Character references such as "&#xD800;" decode to ill-formed UTF-8; repair them.
+std::string Safe(std::string_view s) {
+    return IsValidUtf8(s) ? std::string(s) : RepairUtf8(s);
+}
+
 json::value ConvertElement(const pugi::xml_node& el, std::size_t depth) {
     if (depth > kMaxDepth) throw XmlFailure{"nesting deeper than " + std::to_string(kMaxDepth)};
     json::object obj;
     for (const auto& attr : el.attributes()) {
         std::string key = "@";
-        key += attr.name();
-        obj[key] = json::string(attr.value());
+        key += Safe(attr.name());
+        obj[key] = json::string(Safe(attr.value()));
     }
     std::string text;
     for (const auto& child : el.children()) {
         switch (child.type()) {
             case pugi::node_element: {
                 json::value v = ConvertElement(child, depth + 1);
-                std::string_view name = child.name();
+                std::string name_text = Safe(child.name());
+                std::string_view name = name_text;
                 auto it = obj.find(name);
                 if (it == obj.end()) {
                     obj.emplace(name, std::move(v));
@@ -48,7 +54,8 @@ json::value ConvertElement(const pugi::xml_node& el, std::size_t depth) {
             }
             case pugi::node_pcdata:
             case pugi::node_cdata: {
-                std::string_view piece = TrimView(child.value());
+                std::string value_text = Safe(child.value());
+                std::string_view piece = TrimView(value_text);
                 if (!piece.empty()) {
                     if (!text.empty()) text += ' ';
                     text.append(piece);
@@ -102,7 +109,7 @@ Result<json::value> ParseXml(std::string_view text) {
             return InvalidArgument(roots == 0 ? "no root element" : "more than one root element");
         }
         json::object out;
-        out[root.name()] = ConvertElement(root, 1);
+        out[Safe(root.name())] = ConvertElement(root, 1);
         return json::value(std::move(out));
     } catch (const XmlFailure& f) {
         return InvalidArgument(f.reason);

@@ -1,8 +1,14 @@
 // YAML (yaml-cpp) -> JSON data model, YAML 1.2 core schema (engine.md §1.3).
 //
-// yaml-cpp keeps aliases as shared nodes, so an alias bomb parses cheaply; the expansion
-// happens here, where every produced value is counted against `max_values`.
+// Aliases are expanded here, and every produced value (expanded ones included) is counted
+// against `max_values`, so an alias bomb fails after bounded work and memory.
+#include <yaml-cpp/eventhandler.h>
+#include <yaml-cpp/exceptions.h>
+#include <yaml-cpp/parser.h>
 #include <yaml-cpp/yaml.h>
+
+#include <map>
+#include <sstream>
 
 #include <cerrno>
 #include <cstdint>
@@ -107,78 +113,178 @@ json::value ResolvePlain(const std::string& s) {
     return json::string(s);
 }
 
-class Converter {
+// Builds the JSON data model straight from yaml-cpp's parse events. Not using
+// YAML::LoadAll on purpose: in yaml-cpp 0.7 it loops forever (allocating a null document
+// per turn) on inputs such as `"",` (jbeder/yaml-cpp#1040, fixed upstream after 0.8), and
+// building from events lets aliases be expanded and counted here.
+class JsonBuilder : public YAML::EventHandler {
 public:
-    explicit Converter(std::size_t max_values) : max_values_(max_values) {}
+    explicit JsonBuilder(std::size_t max_values) : max_values_(max_values) {}
 
-    json::value Convert(const YAML::Node& node, std::size_t depth) {
-        if (++values_ > max_values_) {
+    void OnDocumentStart(const YAML::Mark&) override {
+        root_ = nullptr;
+        root_null_pos_ = -1;
+    }
+    void OnDocumentEnd() override {
+        if (root_.is_null() && root_null_pos_ >= 0) {
+            // A null document at the same position as the previous one: the parser made
+            // no progress and would hand out null documents forever.
+            if (root_null_pos_ == last_null_doc_pos_) stuck_ = true;
+            last_null_doc_pos_ = root_null_pos_;
+        }
+        docs_.push_back(std::move(root_));
+        root_ = nullptr;
+    }
+    void OnNull(const YAML::Mark& mark, YAML::anchor_t anchor) override {
+        if (stack_.empty()) root_null_pos_ = mark.pos;
+        Leaf(nullptr, anchor);
+    }
+    void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
+        auto it = anchors_.find(anchor);
+        if (it == anchors_.end()) throw YamlFailure{"alias to an unknown or unfinished anchor"};
+        Count(it->second.count);
+        Place(json::value(it->second.value));
+    }
+    void OnScalar(const YAML::Mark&, const std::string& tag, YAML::anchor_t anchor,
+                  const std::string& value) override {
+        Leaf(Scalar(tag, value), anchor);
+    }
+    void OnSequenceStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                         YAML::EmitterStyle::value) override {
+        Open(json::array(), anchor);
+    }
+    void OnSequenceEnd() override { Close(); }
+    void OnMapStart(const YAML::Mark&, const std::string&, YAML::anchor_t anchor,
+                    YAML::EmitterStyle::value) override {
+        Open(json::object(), anchor);
+    }
+    void OnMapEnd() override { Close(); }
+
+    bool stuck() const { return stuck_; }
+    std::size_t documents() const { return docs_.size(); }
+    std::vector<json::value>& docs() { return docs_; }
+
+private:
+    struct Frame {
+        json::value container;
+        YAML::anchor_t anchor;
+        std::size_t values_before;
+        bool expecting_key = true;
+        std::string key;
+    };
+    struct Anchored {
+        json::value value;
+        std::size_t count;
+    };
+
+    static std::string Safe(const std::string& s) {
+        // Escapes such as "\uD800" or "\x80" decode to ill-formed UTF-8.
+        return IsValidUtf8(s) ? s : RepairUtf8(s);
+    }
+
+    static json::value Scalar(const std::string& tag, const std::string& text) {
+        if (tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
+            tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null") {
+            json::value v = ResolvePlain(text);
+            if (v.is_string()) return json::string(Safe(std::string(v.get_string())));
+            return v;
+        }
+        return json::string(Safe(text));  // quoted ("!"), !!str or any other tag
+    }
+
+    void Count(std::size_t n) {
+        values_ += n;
+        if (values_ > max_values_) {
             throw YamlFailure{"alias expansion exceeds " + std::to_string(max_values_) +
                               " values"};
         }
-        switch (node.Type()) {
-            case YAML::NodeType::Undefined:
-            case YAML::NodeType::Null: return nullptr;
-            case YAML::NodeType::Scalar: return Scalar(node);
-            case YAML::NodeType::Sequence: {
-                CheckDepth(depth + 1);
-                json::array arr;
-                for (const auto& item : node) arr.push_back(Convert(item, depth + 1));
-                return arr;
-            }
-            case YAML::NodeType::Map: {
-                CheckDepth(depth + 1);
-                json::object obj;
-                for (const auto& kv : node) {
-                    std::string key = KeyText(kv.first, depth + 1);
-                    json::value value = Convert(kv.second, depth + 1);
-                    obj[key] = std::move(value);  // last wins, first position kept
-                }
-                return obj;
-            }
-        }
-        return nullptr;
     }
 
-private:
-    static void CheckDepth(std::size_t depth) {
-        if (depth > kMaxDepth) {
+    void Leaf(json::value v, YAML::anchor_t anchor) {
+        Count(1);
+        if (anchor != YAML::NullAnchor) anchors_[anchor] = Anchored{v, 1};
+        Place(std::move(v));
+    }
+
+    void Open(json::value container, YAML::anchor_t anchor) {
+        if (stack_.size() + 1 > kMaxDepth) {
             throw YamlFailure{"nesting deeper than " + std::to_string(kMaxDepth)};
         }
+        Count(1);
+        stack_.push_back(Frame{std::move(container), anchor, values_, true, {}});
     }
 
-    json::value Scalar(const YAML::Node& node) {
-        const std::string& tag = node.Tag();
-        const std::string& text = node.Scalar();
-        if (tag == "?" || tag == "tag:yaml.org,2002:int" || tag == "tag:yaml.org,2002:float" ||
-            tag == "tag:yaml.org,2002:bool" || tag == "tag:yaml.org,2002:null") {
-            return ResolvePlain(text);
+    void Close() {
+        if (stack_.empty()) throw YamlFailure{"unbalanced YAML events"};
+        Frame f = std::move(stack_.back());
+        stack_.pop_back();
+        if (f.anchor != YAML::NullAnchor) {
+            anchors_[f.anchor] = Anchored{f.container, values_ - f.values_before + 1};
         }
-        return json::string(text);  // quoted ("!"), !!str or any other tag
+        Place(std::move(f.container));
     }
 
-    std::string KeyText(const YAML::Node& key, std::size_t depth) {
-        if (key.Type() == YAML::NodeType::Scalar) return key.Scalar();
-        if (key.Type() == YAML::NodeType::Null || key.Type() == YAML::NodeType::Undefined) {
-            return "null";
+    void Place(json::value v) {
+        if (stack_.empty()) {
+            root_ = std::move(v);
+            return;
         }
-        return ToJson(Convert(key, depth));
+        Frame& top = stack_.back();
+        if (top.container.is_array()) {
+            top.container.get_array().push_back(std::move(v));
+            return;
+        }
+        if (top.expecting_key) {
+            if (v.is_string()) {
+                top.key = std::string(v.get_string());
+            } else if (v.is_null()) {
+                top.key = "null";
+            } else if (v.is_object() || v.is_array()) {
+                top.key = ToJson(v);
+            } else {
+                top.key = Rendered(v);
+            }
+            top.expecting_key = false;
+        } else {
+            top.container.get_object()[top.key] = std::move(v);  // last wins, first position
+            top.expecting_key = true;
+        }
     }
 
     std::size_t max_values_;
     std::size_t values_ = 0;
+    std::vector<Frame> stack_;
+    std::map<YAML::anchor_t, Anchored> anchors_;
+    json::value root_;
+    int root_null_pos_ = -1;
+    int last_null_doc_pos_ = -2;
+    bool stuck_ = false;
+    std::vector<json::value> docs_;
 };
 
 }  // namespace
 
 Result<json::value> ParseYaml(std::string_view text, std::size_t max_values) {
+    // YAML text never contains NUL; yaml-cpp would take NULs as a sign of UTF-16/32 and
+    // decode the bytes as such.
+    if (text.find('\0') != std::string_view::npos) {
+        return InvalidArgument("YAML cannot contain NUL characters");
+    }
     try {
-        std::vector<YAML::Node> docs = YAML::LoadAll(std::string(text));
-        Converter converter(max_values);
+        std::istringstream stream{std::string(text)};
+        YAML::Parser parser(stream);
+        JsonBuilder builder(max_values);
+        while (parser.HandleNextDocument(builder)) {
+            if (builder.stuck()) return InvalidArgument("invalid YAML (parser made no progress)");
+            if (builder.documents() > max_values) {
+                return InvalidArgument("more than " + std::to_string(max_values) + " documents");
+            }
+        }
+        std::vector<json::value>& docs = builder.docs();
         if (docs.empty()) return json::value(nullptr);
-        if (docs.size() == 1) return converter.Convert(docs[0], 0);
+        if (docs.size() == 1) return std::move(docs[0]);
         json::array arr;
-        for (const auto& d : docs) arr.push_back(converter.Convert(d, 1));
+        for (auto& d : docs) arr.push_back(std::move(d));
         return json::value(std::move(arr));
     } catch (const YamlFailure& f) {
         return InvalidArgument(f.reason);
