@@ -1,0 +1,267 @@
+// ContextEngine end to end on real components: SQLite storage (a temp file), the lexical
+// embedder, the real index and ingest, and a recording fan-out.
+#include "engine/context_engine.hpp"
+
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <mutex>
+
+namespace contex::engine {
+namespace {
+
+class RecordingFanout final : public MessageFanout {
+public:
+    struct Sent {
+        Recipient recipient;
+        AgentMessage message;
+    };
+    void Deliver(const Recipient& r, const AgentMessage& m) override {
+        std::vector<std::function<void(const AgentMessage&)>> callbacks;
+        {
+            std::lock_guard lock(mutex_);
+            sent_.push_back({r, m});
+            for (auto& [agent, cb] : subscribers_) {
+                if (agent == r.agent_id) callbacks.push_back(*cb);
+            }
+        }
+        for (auto& cb : callbacks) cb(m);
+    }
+    std::unique_ptr<StreamSubscription> Subscribe(
+        const std::string& agent_id, std::function<void(const AgentMessage&)> cb) override {
+        std::lock_guard lock(mutex_);
+        auto shared = std::make_shared<std::function<void(const AgentMessage&)>>(std::move(cb));
+        subscribers_.emplace_back(agent_id, shared);
+        struct Handle final : StreamSubscription {
+            RecordingFanout* owner;
+            std::shared_ptr<std::function<void(const AgentMessage&)>> cb;
+            ~Handle() override {
+                std::lock_guard lock(owner->mutex_);
+                std::erase_if(owner->subscribers_, [&](auto& s) { return s.second == cb; });
+            }
+        };
+        auto h = std::make_unique<Handle>();
+        h->owner = this;
+        h->cb = shared;
+        return h;
+    }
+    std::size_t open_streams() const override { return subscribers_.size(); }
+    std::size_t streams_for(const std::string&) const override { return 0; }
+
+    std::vector<Sent> For(const std::string& agent_id, const std::string& type) {
+        std::lock_guard lock(mutex_);
+        std::vector<Sent> out;
+        for (const auto& s : sent_) {
+            if (s.recipient.agent_id == agent_id && s.message.type == type) out.push_back(s);
+        }
+        return out;
+    }
+
+private:
+    std::mutex mutex_;
+    std::vector<Sent> sent_;
+    std::vector<std::pair<std::string, std::shared_ptr<std::function<void(const AgentMessage&)>>>>
+        subscribers_;
+};
+
+class ContextEngineTest : public ::testing::Test {
+protected:
+    void SetUp() override {
+        dir_ = std::filesystem::temp_directory_path() /
+               ("contex-engine-test-" + std::to_string(::getpid()) + "-" +
+                ::testing::UnitTest::GetInstance()->current_test_info()->name());
+        std::filesystem::remove_all(dir_);
+        std::filesystem::create_directories(dir_);
+        log_ = std::fopen("/dev/null", "w");
+        logger_ = std::make_unique<obs::Logger>(obs::LogOptions{obs::LogLevel::kError, true, log_}, clock_);
+        storage::StorageConfig sc;
+        sc.data_dir = dir_.string();
+        auto opened = storage::OpenStorage(sc, *logger_, metrics_, clock_);
+        ASSERT_TRUE(opened.ok()) << opened.error().message;
+        storage_ = std::move(opened).value();
+        ASSERT_TRUE(storage_->Migrate().ok());
+        embed::EmbeddingConfig ec;
+        ec.provider = embed::ProviderKind::kLexical;
+        ec.threads = 1;
+        auto service = embed::CreateEmbeddingService(ec, *logger_, metrics_, clock_);
+        ASSERT_TRUE(service.ok()) << service.error().message;
+        embedder_ = std::move(service).value();
+        EngineSettings settings;
+        settings.similarity_threshold = 0.2;
+        engine_ = std::make_unique<ContextEngine>(settings, *storage_, *embedder_, fanout_,
+                                                  *logger_, metrics_, clock_);
+    }
+    void TearDown() override {
+        engine_.reset();
+        embedder_.reset();
+        storage_.reset();
+        if (log_) std::fclose(log_);
+        std::filesystem::remove_all(dir_);
+    }
+
+    PublishResult Publish(const std::string& key, const std::string& json_text,
+                          std::optional<std::string> format = std::nullopt) {
+        PublishRequest req{"proj", key, ParseJson(json_text).value(), std::move(format), std::nullopt};
+        auto r = engine_->Publish(req);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return r.ok() ? *r : PublishResult{};
+    }
+
+    RegisterResult Register(const std::string& agent, std::vector<std::string> needs,
+                            std::int64_t last_seen = 0) {
+        RegisterRequest req;
+        req.agent_id = agent;
+        req.project_id = "proj";
+        req.data_needs = std::move(needs);
+        req.last_seen_sequence = last_seen;
+        auto r = engine_->Register(req);
+        EXPECT_TRUE(r.ok()) << r.error().message;
+        return r.ok() ? *r : RegisterResult{};
+    }
+
+    std::filesystem::path dir_;
+    std::FILE* log_ = nullptr;
+    ManualClock clock_;
+    obs::MetricsRegistry metrics_;
+    std::unique_ptr<obs::Logger> logger_;
+    std::unique_ptr<storage::Storage> storage_;
+    std::unique_ptr<embed::EmbeddingService> embedder_;
+    RecordingFanout fanout_;
+    std::unique_ptr<ContextEngine> engine_;
+};
+
+TEST_F(ContextEngineTest, PublishAllocatesSequencesAndDetectsIdenticalRepublish) {
+    auto first = Publish("tech_stack", R"({"frontend":"React","backend":"FastAPI","database":"PostgreSQL"})");
+    EXPECT_EQ(first.sequence, 1);
+    EXPECT_TRUE(first.changed);
+    EXPECT_EQ(first.format, "json");
+    EXPECT_EQ(first.node_count, 1);
+    auto again = Publish("tech_stack", R"({"frontend":"React","backend":"FastAPI","database":"PostgreSQL"})");
+    EXPECT_EQ(again.sequence, 2);
+    EXPECT_FALSE(again.changed);
+    auto events = engine_->ListEvents({"proj", 0, 100, std::nullopt, std::nullopt});
+    ASSERT_TRUE(events.ok());
+    ASSERT_EQ(events->size(), 2u);
+    EXPECT_EQ(events->at(1).as_object().at("changed").as_bool(), false);
+    EXPECT_EQ(ToJson(events->at(0).as_object().at("data")),
+              R"({"tech_stack":{"frontend":"React","backend":"FastAPI","database":"PostgreSQL"}})");
+}
+
+TEST_F(ContextEngineTest, QueryFindsThePublishedKey) {
+    Publish("tech_stack", R"({"frontend":"React","backend":"FastAPI","database":"PostgreSQL"})");
+    auto r = engine_->Query({"proj", "What frontend framework is used?", 5, 0.0, std::nullopt, false});
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->matches.empty());
+    auto& m = r->matches[0].as_object();
+    EXPECT_EQ(m.at("data_key").as_string(), "tech_stack");
+    EXPECT_EQ(m.at("node_key").as_string(), "tech_stack.root");
+    EXPECT_GT(m.at("similarity").as_double(), 0);
+    auto empty = engine_->Query({"never-used", "anything", 5, std::nullopt, std::nullopt, false});
+    ASSERT_TRUE(empty.ok());
+    EXPECT_TRUE(empty->matches.empty());
+}
+
+TEST_F(ContextEngineTest, RegistrationDeliversCatchUpThenInitialContext) {
+    Publish("database", R"({"engine":"PostgreSQL","database_host":"db.internal","port":5432})");
+    Publish("ui", R"({"theme":"dark"})");
+    auto reg = Register("dba", {"database configuration", "database configuration"});
+    EXPECT_EQ(reg.current_sequence, 2);
+    ASSERT_EQ(reg.matched_needs.size(), 1u);  // needs de-duplicated
+    EXPECT_EQ(reg.matched_needs[0].first, "database configuration");
+    EXPECT_GE(reg.matched_needs[0].second, 1);
+    EXPECT_EQ(reg.caught_up_events, 1);  // only the matched key's event
+    EXPECT_EQ(reg.notification_channel, "agent:dba:updates");
+    auto initial = fanout_.For("dba", "initial_context");
+    ASSERT_EQ(initial.size(), 1u);
+    EXPECT_EQ(initial[0].message.sequence, 2);
+    auto events = fanout_.For("dba", "event");
+    ASSERT_EQ(events.size(), 1u);
+    EXPECT_EQ(events[0].message.sequence, 1);
+}
+
+TEST_F(ContextEngineTest, MatchingPublishUnderNewKeyNotifiesAndUnrelatedDoesNot) {
+    Register("dba", {"database configuration"});
+    Publish("frontend", R"({"css":"tailwind","icons":"lucide"})");
+    EXPECT_TRUE(fanout_.For("dba", "data_update").empty());
+    auto r = Publish("db_settings", R"({"database":"PostgreSQL","database_pool_size":20,"configuration":"primary"})");
+    auto updates = fanout_.For("dba", "data_update");
+    ASSERT_EQ(updates.size(), 1u);
+    EXPECT_EQ(updates[0].message.sequence, r.sequence);
+    auto msg = ParseJson(updates[0].message.json).value().as_object();
+    EXPECT_EQ(msg.at("data_key").as_string(), "db_settings");
+    EXPECT_EQ(msg.at("node_changes").as_object().at("added").as_array().size(), 1u);
+    EXPECT_FALSE(msg.at("matches").as_object().at("database configuration").as_array().empty());
+    // An identical republish notifies nobody.
+    Publish("db_settings", R"({"database":"PostgreSQL","database_pool_size":20,"configuration":"primary"})");
+    EXPECT_EQ(fanout_.For("dba", "data_update").size(), 1u);
+}
+
+TEST_F(ContextEngineTest, UnregisterRemovesTheAgent) {
+    Register("a1", {"anything"});
+    EXPECT_TRUE(engine_->Unregister("a1").ok());
+    auto again = engine_->Unregister("a1");
+    ASSERT_FALSE(again.ok());
+    EXPECT_EQ(again.error().code, ErrorCode::kNotFound);
+    EXPECT_EQ(again.error().message, "Agent not found");
+    auto agents = engine_->ListAgents(std::nullopt);
+    ASSERT_TRUE(agents.ok());
+    EXPECT_TRUE(agents->empty());
+}
+
+TEST_F(ContextEngineTest, StreamResumesFromCursorWithStoredMessages) {
+    Register("dba", {"database configuration"});
+    Publish("db", R"({"database":"PostgreSQL","configuration":"primary"})");
+    std::vector<AgentMessage> got;
+    auto sub = engine_->OpenStream("dba", 0, [&](const AgentMessage& m) { got.push_back(m); });
+    ASSERT_TRUE(sub.ok()) << sub.error().message;
+    // Cursor 0: every stored message with a higher sequence (the initial context of the
+    // empty project had sequence 0).
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].type, "data_update");
+    EXPECT_EQ(got[0].sequence, 1);
+    // Live messages follow the backlog.
+    Publish("db2", R"({"database":"MySQL","configuration":"replica"})");
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[1].type, "data_update");
+    EXPECT_EQ(got[1].sequence, 2);
+    // Without a cursor a fresh initial context comes first.
+    std::vector<AgentMessage> fresh_stream;
+    auto sub2 = engine_->OpenStream("dba", std::nullopt,
+                                    [&](const AgentMessage& m) { fresh_stream.push_back(m); });
+    ASSERT_TRUE(sub2.ok());
+    ASSERT_EQ(fresh_stream.size(), 1u);
+    EXPECT_EQ(fresh_stream[0].type, "initial_context");
+    EXPECT_EQ(fresh_stream[0].sequence, 2);
+    auto fresh = engine_->OpenStream("nobody", std::nullopt, [](const AgentMessage&) {});
+    EXPECT_EQ(fresh.error().code, ErrorCode::kNotFound);
+}
+
+TEST_F(ContextEngineTest, ExportAndImportRoundTrip) {
+    Publish("tech_stack", R"({"frontend":"React"})");
+    Register("coder", {"frontend framework"});
+    auto doc = engine_->Export({"proj", true, true, true, std::nullopt});
+    ASSERT_TRUE(doc.ok());
+    json::object copy = *doc;
+    copy["project_id"] = "proj2";
+    ImportRequest req{"proj2", copy, false, false};
+    auto outcome = engine_->Import(req);
+    ASSERT_TRUE(outcome.ok()) << outcome.error().message;
+    EXPECT_TRUE(outcome->imported);
+    EXPECT_EQ(outcome->stats.at("events_imported").as_int64(), 1);
+    EXPECT_EQ(outcome->stats.at("agents_imported").as_int64(), 1);
+    auto seq = storage_->CurrentSequence("proj2");
+    EXPECT_EQ(*seq, 1);
+    auto mismatch = engine_->Import({"proj3", copy, false, false});
+    EXPECT_EQ(mismatch.error().code, ErrorCode::kInvalidArgument);
+    auto existing = engine_->Import({"proj2", copy, false, false});
+    EXPECT_EQ(existing.error().message, "Project proj2 already has data. Use overwrite=True to replace.");
+    auto invalid = engine_->Import({"proj2", json::object{{"data", 1}}, false, false});
+    ASSERT_TRUE(invalid.ok());
+    EXPECT_FALSE(invalid->imported);
+    EXPECT_EQ(ToJson(invalid->validation.at("errors")),
+              R"(["Missing required field: project_id","'data' field must be a dictionary"])");
+}
+
+}  // namespace
+}  // namespace contex::engine

@@ -1,0 +1,32 @@
+// Engine settings, filled by the app from the configuration (operations.md §1.5–1.6).
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "index/project_index.hpp"
+
+namespace contex::engine {
+
+struct EngineSettings {
+    double similarity_threshold = 0.5;
+    int max_matches = 10;
+    int max_context_size = 51200;  // tokens; 0 disables
+    double keyword_threshold = 5.0;
+    int rrf_k = 60;
+    double vector_boost = 1.0;
+    bool bm25_enabled = true;
+    int min_candidates = 50;
+    int ef_search = 128;
+    int catchup_max_events = 100;
+    std::size_t max_nodes_per_key = 10000;
+    std::size_t max_request_bytes = 10485760;
+    std::size_t chunk_max_tokens = 200;
+    int sse_max_streams = 1000;
+    int notification_retention_days = 7;
+    int notification_max_per_agent = 1000;
+    index::IndexOptions index;
+};
+
+}  // namespace contex::engine
