@@ -98,10 +98,27 @@ Result<RedisUrl> ParseRedisUrl(std::string_view url) {
         out.db = *db;
     }
     for (std::string_view param : Split(query, '&')) {
-        if (StartsWith(param, "db=")) {
-            auto db = ParseInt(param.substr(3), 0, 1 << 20);
+        auto eq = param.find('=');
+        std::string_view key = param.substr(0, eq);
+        auto value = PercentDecode(eq == std::string_view::npos ? "" : param.substr(eq + 1));
+        if (!value) return InvalidArgument("invalid escape in REDIS_URL query");
+        if (key == "db") {
+            auto db = ParseInt(*value, 0, 1 << 20);
             if (!db) return InvalidArgument("REDIS_URL db parameter must be a number");
             out.db = *db;
+        } else if (key == "ssl_cert_reqs") {
+            std::string mode = ToLowerAscii(*value);
+            if (mode == "none" || mode == "cert_none") {
+                out.tls_verify = false;
+            } else if (mode == "optional" || mode == "required" || mode == "cert_optional" ||
+                       mode == "cert_required") {
+                out.tls_verify = true;
+            } else {
+                return InvalidArgument(
+                    "REDIS_URL ssl_cert_reqs must be none, optional or required");
+            }
+        } else if (key == "ssl_ca_certs") {
+            out.tls_ca_file = *value;
         }
     }
     return out;

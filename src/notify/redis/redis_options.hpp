@@ -38,9 +38,14 @@ struct RedisOptions {
     std::chrono::milliseconds health_timeout{1000};     // cap of the health PING
 };
 
-// A parsed REDIS_URL: redis[s]://[[user]:password@]host[:port][/db][?db=N].
+// A parsed REDIS_URL: redis[s]://[[user]:password@]host[:port][/db][?db=N]. For rediss://
+// the redis-py query parameters `ssl_cert_reqs` (none | optional | required, default
+// required) and `ssl_ca_certs` (CA bundle path; default: the system store, which honours
+// SSL_CERT_FILE) are understood.
 struct RedisUrl {
     bool tls = false;
+    bool tls_verify = true;
+    std::string tls_ca_file;
     std::string host = "127.0.0.1";
     int port = 6379;
     std::optional<std::string> username;

@@ -107,7 +107,23 @@ TEST(RedisTarget, SentinelUsesMasterPasswordAndDbOptions) {
     EXPECT_EQ(target->db, 7);
 }
 
-TEST(RedisTarget, RejectsBadModeMissingSentinelsAndTls) {
+TEST(RedisTarget, TlsSettingsComeFromTheUrl) {
+    RedisOptions options;
+    options.url = "rediss://h:6380/0?ssl_cert_reqs=none&ssl_ca_certs=%2Fetc%2Fca.pem";
+    auto target = ResolveRedisTarget(options);
+    ASSERT_TRUE(target.ok()) << target.error().message;
+    EXPECT_TRUE(target->tls);
+    EXPECT_FALSE(target->tls_verify);
+    EXPECT_EQ(target->tls_ca_file, "/etc/ca.pem");
+    options.url = "rediss://h?ssl_cert_reqs=sometimes";
+    EXPECT_EQ(ResolveRedisTarget(options).error().code, ErrorCode::kInvalidArgument);
+    options.url = "redis://h";
+    target = ResolveRedisTarget(options);
+    ASSERT_TRUE(target.ok());
+    EXPECT_FALSE(target->tls);
+}
+
+TEST(RedisTarget, RejectsBadModeAndMissingSentinels) {
     RedisOptions options;
     options.url = "redis://h";
     options.mode = "cluster";
@@ -115,8 +131,6 @@ TEST(RedisTarget, RejectsBadModeMissingSentinelsAndTls) {
     options.mode = "sentinel";
     EXPECT_EQ(ResolveRedisTarget(options).error().code, ErrorCode::kInvalidArgument);
     options.mode = "standalone";
-    options.url = "rediss://h";
-    EXPECT_EQ(ResolveRedisTarget(options).error().code, ErrorCode::kInvalidArgument);
     options.url = "";
     EXPECT_EQ(ResolveRedisTarget(options).error().code, ErrorCode::kInvalidArgument);
 }

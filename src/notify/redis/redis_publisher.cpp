@@ -220,8 +220,10 @@ void RedisPublisher::Run() {
 }
 
 bool RedisPublisher::Connect(bool first_ever) {
-    RedisConnectSettings settings{options_.connect_timeout, options_.socket_timeout,
-                                  options_.socket_keepalive};
+    RedisConnectSettings settings;
+    settings.connect_timeout = options_.connect_timeout;
+    settings.command_timeout = options_.socket_timeout;
+    settings.keepalive = options_.socket_keepalive;
     auto connection = ConnectToMaster(*target_, settings, &connections_);
     if (!connection) {
         const Error& error = connection.error();
@@ -403,9 +405,10 @@ obs::ComponentHealth RedisPublisher::CheckHealth() {
     }
 
     std::lock_guard lock(health_mutex_);
-    RedisConnectSettings settings{std::min(options_.connect_timeout, options_.health_timeout),
-                                  std::min(options_.socket_timeout, options_.health_timeout),
-                                  options_.socket_keepalive};
+    RedisConnectSettings settings;
+    settings.connect_timeout = std::min(options_.connect_timeout, options_.health_timeout);
+    settings.command_timeout = std::min(options_.socket_timeout, options_.health_timeout);
+    settings.keepalive = options_.socket_keepalive;
     Result<RedisReplyPtr> pong = Unavailable("not connected");
     double latency_s = 0;
     // A kept connection may have gone stale (server restart): one fresh attempt then.

@@ -32,8 +32,7 @@ class RedisPublisher final : public NotificationSink {
   public:
     // Validates the options and starts the connection thread; does not wait for Redis
     // (an unreachable Redis never blocks start). Logger, metrics and clock must outlive
-    // the publisher. Errors: kInvalidArgument (bad URL or mode, sentinel without hosts,
-    // rediss:// which this build's hiredis cannot speak).
+    // the publisher. Errors: kInvalidArgument (bad URL or mode, sentinel without hosts).
     static Result<std::unique_ptr<RedisPublisher>> Create(const RedisOptions& options,
                                                           obs::Logger& logger,
                                                           obs::MetricsRegistry& metrics,

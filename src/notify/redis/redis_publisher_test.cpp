@@ -10,6 +10,7 @@
 #include <sstream>
 #include <thread>
 
+#include "notify/redis/redis_connection.hpp"
 #include "notify/testing/redis_server.hpp"
 
 namespace contex::notify {
@@ -277,6 +278,40 @@ TEST_F(RedisPublisherTest, SentinelModeAsksTheSentinelForTheMaster) {
     EXPECT_EQ(publisher_->CheckHealth().details.at("mode").as_string(), "sentinel");
 }
 
+TEST_F(RedisPublisherTest, TlsUrlPublishesOverVerifiedTls) {
+    auto server = RedisServerProcess::Start({.extra_args = {"--requirepass", "tpw"}, .tls = true});
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    std::string url = "rediss://:tpw@127.0.0.1:" + std::to_string((*server)->tls_port()) +
+                      "/0?ssl_ca_certs=" + (*server)->ca_file();
+    Create(Options(url));
+    ASSERT_TRUE(Eventually([&] { return publisher_->connected(); })) << Log();
+    auto subscriber = RedisSubscriber::Connect((*server)->url(0, "tpw"), {"agent:t:updates"});
+    ASSERT_TRUE(subscriber.ok()) << subscriber.error().message;
+    std::string big(200000, 'y');  // several TLS records
+    auto message = Message("t", 1);
+    message.json = R"({"type":"data_update","big":")" + big + R"("})";
+    ASSERT_TRUE(publisher_->Deliver(message));
+    auto got = (*subscriber)->Receive(1, 10s);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].payload, message.json);
+    auto health = publisher_->CheckHealth();
+    EXPECT_TRUE(health.details.contains("connected_clients")) << health.message;
+}
+
+TEST_F(RedisPublisherTest, TlsRefusesAnUntrustedCertificateUnlessVerificationIsOff) {
+    auto server = RedisServerProcess::Start({.extra_args = {}, .tls = true});
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    std::string base = "rediss://127.0.0.1:" + std::to_string((*server)->tls_port()) + "/0";
+    Create(Options(base));  // the system store does not know the self-signed certificate
+    ASSERT_TRUE(Eventually([&] { return !publisher_->Deliver(Message("t", 1)); }));
+    EXPECT_NE(Log().find("certificate verify failed"), std::string::npos) << Log();
+    EXPECT_EQ(publisher_->CheckHealth().status, obs::HealthStatus::kDegraded);
+    publisher_.reset();
+
+    Create(Options(base + "?ssl_cert_reqs=none"));
+    ASSERT_TRUE(Eventually([&] { return publisher_->connected(); })) << Log();
+}
+
 TEST_F(RedisPublisherTest, PublishFailureWarningAtMostOncePerInterval) {
     ManualClock clock;
     int port = testing::FreeLoopbackPort();
@@ -310,7 +345,7 @@ TEST_F(RedisPublisherTest, FullQueueRefusesInsteadOfBlocking) {
     ASSERT_TRUE(Eventually([&] { return publisher_->connected(); }));
     // Stall the server so the first PUBLISH hangs in flight and the queue fills up.
     {
-        RedisConnectSettings s{2s, 2s, false};
+        RedisConnectSettings s = testing::TestConnectSettings(2s);
         auto c = RedisConnection::Open({"127.0.0.1", (*server)->port()}, s, nullptr);
         ASSERT_TRUE(c.ok());
         auto r = (*c)->Command({"CLIENT", "PAUSE", "1000", "ALL"});
@@ -342,6 +377,32 @@ TEST_F(RedisPublisherTest, ShutdownPublishesWhatIsQueuedThenRefuses) {
     EXPECT_EQ(publisher_->CheckHealth().status, obs::HealthStatus::kDegraded);
     EXPECT_EQ(Connections(), 0);
     publisher_->Shutdown();  // idempotent
+}
+
+TEST(RedisConnectionIo, WritingToAVanishedServerFailsWithoutSigpipe) {
+    if (!testing::RedisServerAvailable()) GTEST_SKIP() << "redis-server is not installed";
+    auto server = RedisServerProcess::Start({.extra_args = {}, .tls = true});
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    auto plain = testing::TestConnectSettings(5s);
+    auto tls = plain;
+    tls.tls = true;
+    tls.tls_ca_file = (*server)->ca_file();
+    auto a = RedisConnection::Open({"127.0.0.1", (*server)->port()}, plain, nullptr);
+    auto b = RedisConnection::Open({"127.0.0.1", (*server)->tls_port()}, tls, nullptr);
+    ASSERT_TRUE(a.ok()) << a.error().message;
+    ASSERT_TRUE(b.ok()) << b.error().message;
+    ASSERT_TRUE((*b)->Command({"PING"}).ok());
+    (*server)->Kill();
+    // Far more than the socket buffers hold: the writes continue after the peer's reset,
+    // which would raise SIGPIPE (and kill this process) without the guards.
+    std::string payload(32 << 20, 'p');
+    for (auto* connection : {a->get(), b->get()}) {
+        connection->Append({"PUBLISH", "c", payload});
+        auto reply = connection->ReadReply();
+        ASSERT_FALSE(reply.ok());
+        EXPECT_EQ(reply.error().code, ErrorCode::kUnavailable) << reply.error().message;
+        EXPECT_TRUE(connection->broken());
+    }
 }
 
 TEST(RedisHealth, NotConfiguredIsHealthy) {

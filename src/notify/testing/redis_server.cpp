@@ -30,6 +30,14 @@ bool RedisServerAvailable() {
     return false;
 }
 
+RedisConnectSettings TestConnectSettings(std::chrono::milliseconds timeout) {
+    RedisConnectSettings settings;
+    settings.connect_timeout = timeout;
+    settings.command_timeout = timeout;
+    settings.keepalive = false;
+    return settings;
+}
+
 bool ServicesRequired() {
     const char* v = std::getenv("CONTEX_REQUIRE_SERVICES");
     return v != nullptr && *v != 0 && std::string_view(v) != "0";
@@ -61,6 +69,15 @@ Result<std::unique_ptr<RedisServerProcess>> RedisServerProcess::Start(RedisServe
     std::string templ = (std::filesystem::temp_directory_path() / "contex-redis-XXXXXX").string();
     if (::mkdtemp(templ.data()) == nullptr) return Unavailable("mkdtemp failed");
     server->dir_ = templ;
+    if (server->options_.tls) {
+        server->tls_port_ = FreeLoopbackPort();
+        std::string cmd =
+            "openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=127.0.0.1"
+            " -addext subjectAltName=IP:127.0.0.1 -keyout '" +
+            templ + "/key.pem' -out '" + templ + "/cert.pem' >/dev/null 2>&1";
+        if (std::system(cmd.c_str()) != 0)
+            return Unavailable("openssl could not make a certificate");
+    }
     CONTEX_TRY(server->Spawn());
     return server;
 }
@@ -114,6 +131,15 @@ Status RedisServerProcess::Spawn() {
         args.emplace_back("--port");
         args.push_back(std::to_string(options_.port));
     }
+    if (options_.tls) {
+        for (const std::string& a :
+             {std::string("--tls-port"), std::to_string(tls_port_), std::string("--tls-cert-file"),
+              dir_ + "/cert.pem", std::string("--tls-key-file"), dir_ + "/key.pem",
+              std::string("--tls-ca-cert-file"), dir_ + "/cert.pem",
+              std::string("--tls-auth-clients"), std::string("no")}) {
+            args.push_back(a);
+        }
+    }
     for (const auto& a : options_.extra_args) args.push_back(a);
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -137,8 +163,7 @@ Status RedisServerProcess::Spawn() {
     pid_ = pid;
     // Ready when it answers anything (PING may be refused with NOAUTH).
     auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    RedisConnectSettings settings{std::chrono::milliseconds(500), std::chrono::milliseconds(500),
-                                  false};
+    RedisConnectSettings settings = TestConnectSettings(std::chrono::milliseconds(500));
     while (std::chrono::steady_clock::now() < deadline) {
         int status = 0;
         if (::waitpid(pid_, &status, WNOHANG) == pid_) {
@@ -157,7 +182,7 @@ Status RedisServerProcess::Spawn() {
 Result<std::unique_ptr<RedisSubscriber>> RedisSubscriber::Connect(
     const std::string& url, const std::vector<std::string>& channels) {
     CONTEX_ASSIGN_OR_RETURN(auto parsed, ParseRedisUrl(url));
-    RedisConnectSettings settings{std::chrono::seconds(5), std::chrono::seconds(5), false};
+    RedisConnectSettings settings = TestConnectSettings(std::chrono::seconds(5));
     CONTEX_ASSIGN_OR_RETURN(auto connection,
                             RedisConnection::Open({parsed.host, parsed.port}, settings, nullptr));
     if (parsed.password) {

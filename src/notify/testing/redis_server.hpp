@@ -18,6 +18,8 @@ namespace contex::notify::testing {
 bool RedisServerAvailable();
 // A loopback TCP port that was free a moment ago.
 int FreeLoopbackPort();
+// Plain-TCP settings with both timeouts set to `timeout`, no keep-alive.
+RedisConnectSettings TestConnectSettings(std::chrono::milliseconds timeout);
 // True when CONTEX_REQUIRE_SERVICES is set: missing services fail tests instead of skipping.
 bool ServicesRequired();
 
@@ -27,6 +29,9 @@ struct RedisServerOptions {
     // Sentinel: a config monitoring this master port is written to a temp dir.
     int sentinel_for_master_port = 0;
     std::string sentinel_master = "mymaster";
+    // Also listen with TLS on another free port, with a self-signed certificate for
+    // 127.0.0.1 (made with the openssl command).
+    bool tls = false;
 };
 
 class RedisServerProcess {
@@ -38,6 +43,9 @@ class RedisServerProcess {
     RedisServerProcess& operator=(const RedisServerProcess&) = delete;
 
     int port() const { return options_.port; }
+    int tls_port() const { return tls_port_; }
+    // The self-signed certificate (PEM), to trust as CA.
+    std::string ca_file() const { return dir_ + "/cert.pem"; }
     // redis://[:password@]127.0.0.1:<port>/<db>
     std::string url(int db = 0, const std::string& password = "") const;
 
@@ -53,6 +61,7 @@ class RedisServerProcess {
     RedisServerOptions options_;
     std::string dir_;
     pid_t pid_ = -1;
+    int tls_port_ = 0;
 };
 
 // A client subscribed to some channels.
