@@ -2,6 +2,8 @@
 // model mapping (§1.3) and split rules (§1.5).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "ingest/test_support.hpp"
 
 namespace contex::ingest {
@@ -231,6 +233,38 @@ TEST(SplitRules, NodeTextIsCappedAt16384Characters) {
     ASSERT_EQ(doc.nodes.size(), 1u);
     EXPECT_EQ(doc.nodes[0].text.size(), 16384u);
     EXPECT_EQ(doc.nodes[0].data.at("big").as_string().size(), 40000u);  // data is lossless
+}
+
+TEST(Concurrency, ParallelParsesOfAllFormatsAgreeWithSerialOnes) {
+    const std::vector<std::pair<std::string, const char*>> inputs = {
+        {Fixture("package.json"), "json"},    {Fixture("docker-compose.yml"), nullptr},
+        {Fixture("pyproject.toml"), "toml"},  {Fixture("orders.csv"), nullptr},
+        {Fixture("pom.xml"), nullptr},        {Fixture("README.md"), nullptr},
+        {Fixture("code/lib.rs"), "rust"},     {Fixture("notes.txt"), nullptr}};
+    std::vector<std::string> expected;
+    auto hint_of = [](const char* h) {
+        return h ? std::optional<std::string_view>(h) : std::nullopt;
+    };
+    for (const auto& [text, hint] : inputs) {
+        Document doc = ParseOk("k", json::value(text), hint_of(hint));
+        expected.push_back(doc.content_hash + std::to_string(doc.nodes.size()));
+    }
+    std::vector<std::thread> threads;
+    std::vector<int> mismatches(4, 0);
+    for (int t = 0; t < 4; ++t) {
+        threads.emplace_back([&, t] {
+            for (int round = 0; round < 5; ++round) {
+                for (std::size_t i = 0; i < inputs.size(); ++i) {
+                    auto r = Parse("k", json::value(inputs[i].first), hint_of(inputs[i].second), {});
+                    if (!r.ok() || r->content_hash + std::to_string(r->nodes.size()) != expected[i]) {
+                        ++mismatches[t];
+                    }
+                }
+            }
+        });
+    }
+    for (auto& th : threads) th.join();
+    EXPECT_EQ(mismatches, std::vector<int>(4, 0));
 }
 
 }  // namespace
