@@ -116,6 +116,9 @@ bool RedisPublisher::Deliver(const Notification& notification) {
         return false;
     }
     queue_.push_back(Item{notification, 0});
+    if (queue_.back().notification.channel.empty()) {
+        queue_.back().notification.channel = "agent:" + notification.agent_id + ":updates";
+    }
     lock.unlock();
     work_cv_.notify_one();
     return true;
@@ -194,6 +197,7 @@ void RedisPublisher::Run() {
     {
         std::lock_guard lock(mutex_);
         rest.swap(queue_);
+        in_flight_ = rest.size();  // Flush waits for the drain
         state_.store(State::kStopped);
     }
     draining_ = true;  // no retries while shutting down
@@ -334,7 +338,7 @@ void RedisPublisher::ConnectionLost(const Error& error) {
         std::lock_guard lock(mutex_);
         // Still accepting: the worker reconnects at once and only a failed attempt
         // turns the publisher down.
-        state_.store(State::kConnecting);
+        if (!draining_) state_.store(State::kConnecting);
         last_error_ = error.message;
     }
     logger_.Warning(

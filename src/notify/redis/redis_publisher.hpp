@@ -43,7 +43,8 @@ class RedisPublisher final : public NotificationSink {
 
     std::string_view transport() const override { return "redis"; }
 
-    // Queues PUBLISH notification.channel notification.json. True when queued (before the
+    // Queues PUBLISH notification.channel notification.json (an empty channel means the
+    // default `agent:{agent_id}:updates`). True when queued (before the
     // first connection attempt finishes, or while connected). False, counted and logged
     // (WARNING "Redis publish failed", at most once per 10 s) when Redis is down, the queue
     // is full or the publisher is shut down. Thread-safe; never waits for Redis.

@@ -216,6 +216,29 @@ TEST_F(RedisPublisherTest, StaleConnectionIsRetriedOnceAfterRestart) {
     EXPECT_EQ(LogCount("Redis reconnected"), 1u);
 }
 
+TEST_F(RedisPublisherTest, IdlePingNoticesALostServerAndEmptyChannelMeansDefault) {
+    auto server = RedisServerProcess::Start();
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    auto options = Options((*server)->url());
+    options.health_check_interval = 1s;
+    Create(options);
+    ASSERT_TRUE(Eventually([&] { return publisher_->connected(); }));
+    (*server)->Kill();
+    // Nothing is published: only the idle PING can notice.
+    ASSERT_TRUE(Eventually([&] { return !publisher_->connected(); }));
+    EXPECT_GE(LogCount("Redis connection lost"), 1u);
+    ASSERT_TRUE((*server)->Restart().ok());
+    ASSERT_TRUE(Eventually([&] { return publisher_->connected(); }));
+    auto subscriber = RedisSubscriber::Connect((*server)->url(), {"agent:d:updates"});
+    ASSERT_TRUE(subscriber.ok()) << subscriber.error().message;
+    auto message = Message("d", 1);
+    message.channel.clear();
+    ASSERT_TRUE(publisher_->Deliver(message));
+    auto got = (*subscriber)->Receive(1, 10s);
+    ASSERT_EQ(got.size(), 1u);
+    EXPECT_EQ(got[0].channel, "agent:d:updates");
+}
+
 TEST_F(RedisPublisherTest, AuthenticatesAndSelectsTheDbFromTheUrl) {
     auto server = RedisServerProcess::Start({.extra_args = {"--requirepass", "s3cret"}});
     ASSERT_TRUE(server.ok()) << server.error().message;
