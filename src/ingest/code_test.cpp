@@ -106,6 +106,12 @@ TEST(CodeUnits, LanguageDetectionByShebangAndCensus) {
     EXPECT_EQ(detected.language, "go");
 }
 
+TEST(CodeUnits, DetectedCodeKeepsSourceLineNumbers) {
+    Document doc = ParseOk("k", json::value("\n\n" + Fixture("code/server.go")));
+    ASSERT_EQ(doc.format, Format::kCode);
+    EXPECT_EQ(NodeAt(doc, "function_NewServer").metadata.at("start_line").as_int64(), 15);
+}
+
 TEST(CodeUnits, RepeatedNamesGetSuffixes) {
     Document doc = ParseOk("k", json::value("def f():\n    pass\n\ndef f():\n    pass\n\ndef f():\n    pass\n"), "python");
     EXPECT_EQ(Paths(doc), (std::vector<std::string>{"function_f", "function_f_2", "function_f_3"}));

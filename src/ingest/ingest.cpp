@@ -214,8 +214,11 @@ Result<Document> ParseImpl(std::string_view data_key, const json::value& data,
                 internal::SplitStructured(det.value, emitter);
             } else {
                 std::string normalized = internal::NormalizeNewlines(text);
-                Outcome o = SplitTextFormat(det.format, TrimView(normalized), det.delimiter, {},
-                                            emitter, max_yaml_values);
+                // Code keeps its leading lines so start_line/end_line match the source.
+                std::string_view body =
+                    det.format == Format::kCode ? std::string_view(normalized) : TrimView(normalized);
+                Outcome o = SplitTextFormat(det.format, body, det.delimiter, {}, emitter,
+                                            max_yaml_values);
                 doc.language = std::move(o.language);
             }
             std::string detected(FormatName(det.format));
