@@ -425,9 +425,13 @@ private:
         if (content.empty()) return;
         std::vector<std::string_view> chunks = ChunkText(content, Limit(), Emitter::ChunkMode::kLines,
                                                          emitter_.options().count_tokens);
+        // Line numbers are counted incrementally: chunks come in document order.
+        std::size_t counted_to = 0, line = 0;
         for (std::string_view chunk : chunks) {
             std::size_t offset = static_cast<std::size_t>(chunk.data() - normalized.data());
-            std::size_t first = CountOccurrences(normalized.substr(0, offset), "\n");
+            line += CountOccurrences(normalized.substr(counted_to, offset - counted_to), "\n");
+            counted_to = offset;
+            std::size_t first = line;
             std::size_t last = first + CountOccurrences(chunk, "\n");
             std::string path = "code_block_" + std::to_string(blocks_++);
             emitter_.AddText(path, NodeType::kCodeBlock, chunk, {emitter_.title()},
