@@ -103,6 +103,15 @@ TEST(Hostile, YamlAliasBombIsBounded) {
     EXPECT_EQ(direct.error().message, "alias expansion exceeds 1000 values");
 }
 
+TEST(Hostile, YamlValueLimitCountsValuesNotKeys) {
+    std::string flat;
+    for (int i = 0; i < 600; ++i) flat += "k" + std::to_string(i) + ": v\n";
+    EXPECT_TRUE(internal::ParseYaml(flat, 601).ok());  // 600 values + the mapping
+    auto over = internal::ParseYaml(flat, 600);
+    ASSERT_FALSE(over.ok());
+    EXPECT_EQ(over.error().message, "document has more than 600 values");
+}
+
 TEST(Hostile, XmlEntityExpansionAndExternalEntitiesAreRejected) {
     std::string laughs =
         "<?xml version=\"1.0\"?>\n<!DOCTYPE lolz [\n <!ENTITY lol \"lol\">\n"

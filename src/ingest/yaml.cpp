@@ -142,6 +142,7 @@ public:
     void OnAlias(const YAML::Mark&, YAML::anchor_t anchor) override {
         auto it = anchors_.find(anchor);
         if (it == anchors_.end()) throw YamlFailure{"alias to an unknown or unfinished anchor"};
+        aliases_used_ = true;
         Count(it->second.count);
         Place(json::value(it->second.value));
     }
@@ -195,8 +196,9 @@ private:
     void Count(std::size_t n) {
         values_ += n;
         if (values_ > max_values_) {
-            throw YamlFailure{"alias expansion exceeds " + std::to_string(max_values_) +
-                              " values"};
+            throw YamlFailure{(aliases_used_ ? "alias expansion exceeds "
+                                             : "document has more than ") +
+                              std::to_string(max_values_) + " values"};
         }
     }
 
@@ -235,6 +237,8 @@ private:
             return;
         }
         if (top.expecting_key) {
+            // Keys are not values of the data model: only a scalar key's count is returned.
+            if (!v.is_object() && !v.is_array() && values_ > 0) --values_;
             if (v.is_string()) {
                 top.key = std::string(v.get_string());
             } else if (v.is_null()) {
@@ -259,6 +263,7 @@ private:
     int root_null_pos_ = -1;
     int last_null_doc_pos_ = -2;
     bool stuck_ = false;
+    bool aliases_used_ = false;
     std::vector<json::value> docs_;
 };
 
