@@ -197,6 +197,11 @@ public:
     // Import overwrite: deletes the project's events, nodes, data keys and agents (with
     // their needs, matches, notifications). The counter is kept.
     virtual Status DeleteProjectContent() = 0;
+    // Registration catch-up (engine.md §5.2 step 4): of the events with
+    // after < sequence <= upto whose data key is one of data_keys, the most recent `limit`
+    // (>= 1), returned in ascending sequence order. Empty data_keys = none.
+    virtual Result<std::vector<EventRecord>> ListRecentEvents(
+        int64_t after, int64_t upto, std::span<const std::string> data_keys, int limit) = 0;
     // Import: inserts events keeping their sequences. kConflict on a duplicate sequence.
     virtual Status InsertEvents(std::span<const EventRecord> events) = 0;
     // counter := max(counter, sequence); never lowers it.
@@ -274,6 +279,19 @@ public:
     // Writes delivery_status, attempts, next_attempt_at, locked_until, delivered_at,
     // last_status_code and last_error of the row with record.message_id. kNotFound if none.
     virtual Status UpdateDelivery(const NotificationRecord& record) = 0;
+
+    // Row counts for contex_events_count / contex_embeddings_count and health details.
+    struct RowCounts {
+        int64_t events = 0;
+        int64_t embeddings = 0;
+        int64_t pending_deliveries = 0;  // webhook rows pending or delivering
+    };
+    virtual Result<RowCounts> CountRows() = 0;
+
+    // Retention (engine.md §6.3): deletes notification rows created before older_than and,
+    // per agent, all but the newest max_per_agent rows; rows of webhook deliveries that are
+    // not final (pending, delivering) are never deleted. Returns the number deleted.
+    virtual Result<int64_t> PruneNotifications(TimePoint older_than, int max_per_agent) = 0;
 
     // Cross-replica change feed: PostgreSQL NOTIFY contex_changes (every replica, the
     // sender included, receives it on its listener thread); SQLite: the listener is called

@@ -335,7 +335,7 @@ TYPED_TEST(StorageContract, DuplicateEventSequenceIsConflict) {
 
 TYPED_TEST(StorageContract, EventFromAnotherProjectIsRejected) {
     EventRecord e;
-    e.project_id = "other";
+    e.project_id = std::string("other");
     e.sequence = 1;
     e.event_type = "x";
     e.data = json::object{};
@@ -428,7 +428,7 @@ TYPED_TEST(StorageContract, NodeOfAnotherDataKeyOrProjectIsRejected) {
     EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
     st = this->InProject("p", [&](ProjectTransaction& t) -> Status {
         std::vector<NodeRecord> n{this->Node("doc", "a", 0)};
-        n[0].project_id = "q";
+        n[0].project_id = std::string("q");
         return t.ReplaceNodes("doc", {}, n);
     });
     ASSERT_FALSE(st.ok());
@@ -827,6 +827,78 @@ TYPED_TEST(StorageContract, ImportOverwriteKeepsCounterAndRaiseNeverLowers) {
         return t.InsertEvents(events);
     });
     EXPECT_EQ(dup.error().code, ErrorCode::kConflict);
+}
+
+TYPED_TEST(StorageContract, RecentEventsForCatchUpAreTheNewestInAscendingOrder) {
+    for (int i = 0; i < 6; ++i) this->Publish("p", i % 3 == 0 ? "a" : (i % 3 == 1 ? "b" : "c"), {});
+    // a: 1, 4   b: 2, 5   c: 3, 6
+    std::vector<EventRecord> got;
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        std::vector<std::string> keys{"a", "b"};
+                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(1, 5, keys, 2));
+                        return OkStatus();
+                    }).ok());
+    ASSERT_EQ(got.size(), 2u);
+    EXPECT_EQ(got[0].sequence, 4);
+    EXPECT_EQ(got[1].sequence, 5);
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        std::vector<std::string> keys{"a", "b"};
+                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, keys, 100));
+                        EXPECT_EQ(got.size(), 4u);
+                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(6, 6, keys, 100));
+                        EXPECT_TRUE(got.empty());
+                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, {}, 100));
+                        EXPECT_TRUE(got.empty());
+                        auto bad = t.ListRecentEvents(0, 6, keys, 0);
+                        EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+                        return OkStatus();
+                    }).ok());
+}
+
+TYPED_TEST(StorageContract, CountRowsReportsEventsNodesAndOpenDeliveries) {
+    this->Publish("p", "doc", {this->Node("doc", "a", 0), this->Node("doc", "b", 1)});
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                        std::vector<NotificationRecord> rows{
+                            this->Notification("a1", "p", 1, "pending"),
+                            this->Notification("a1", "p", 1, "delivered"),
+                            this->Notification("a1", "p", 1, std::nullopt)};
+                        return t.InsertNotifications(rows);
+                    }).ok());
+    auto counts = this->S().CountRows();
+    ASSERT_TRUE(counts.ok()) << counts.error().message;
+    EXPECT_EQ(counts->events, 1);
+    EXPECT_EQ(counts->embeddings, 2);
+    EXPECT_EQ(counts->pending_deliveries, 1);
+}
+
+TYPED_TEST(StorageContract, PruneNotificationsKeepsUndeliveredWebhookRows) {
+    auto old_time = this->env_.clock.Now();
+    std::vector<NotificationRecord> rows;
+    for (int i = 1; i <= 5; ++i) rows.push_back(this->Notification("a1", "p", i, std::nullopt));
+    rows[0].delivery_status = "pending";  // old but not final: kept
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                        return t.InsertNotifications(rows);
+                    }).ok());
+    this->env_.clock.Advance(std::chrono::hours(24 * 8));
+    auto fresh = this->Notification("a1", "p", 6, std::nullopt);
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) {
+                        std::vector<NotificationRecord> r{fresh};
+                        return t.InsertNotifications(r);
+                    }).ok());
+    auto deleted = this->S().PruneNotifications(old_time + std::chrono::hours(1), 1000);
+    ASSERT_TRUE(deleted.ok()) << deleted.error().message;
+    EXPECT_EQ(*deleted, 4);
+    auto left = this->S().ListNotifications("a1", 0, 100);
+    ASSERT_EQ(left->size(), 2u);
+    EXPECT_EQ((*left)[0].message_id, rows[0].message_id);
+    EXPECT_EQ((*left)[1].message_id, fresh.message_id);
+    // Per-agent cap 0: every final row goes; the undelivered one stays.
+    deleted = this->S().PruneNotifications(old_time, 0);
+    EXPECT_EQ(*deleted, 1);
+    EXPECT_EQ(this->S().ListNotifications("a1", 0, 100)->size(), 1u);
+    EXPECT_EQ(this->S().PruneNotifications(old_time, -1).error().code, ErrorCode::kInvalidArgument);
 }
 
 TYPED_TEST(StorageContract, EightWritersProduceGapFreeSequences) {

@@ -380,6 +380,25 @@ public:
         return OkStatus();
     }
 
+    Result<std::vector<EventRecord>> ListRecentEvents(int64_t after, int64_t upto,
+                                                      std::span<const std::string> data_keys,
+                                                      int limit) override {
+        if (limit < 1) return InvalidArgument("limit must be at least 1");
+        std::vector<EventRecord> out;
+        if (data_keys.empty() || upto <= after) return out;
+        std::vector<std::string> keys(data_keys.begin(), data_keys.end());
+        CONTEX_ASSIGN_OR_RETURN(
+            PgResult r,
+            c_.Exec("list_recent_events",
+                    "SELECT " EVENT_COLS
+                    " FROM events WHERE project_id = $1 AND sequence > $2 AND sequence <= $3 AND "
+                    "data_key = ANY(" ARRAY_PARAM(4) ") ORDER BY sequence DESC LIMIT $5",
+                    Params().Text(project_).Int(after).Int(upto).Text(StringArrayJson(keys)).Int(limit)));
+        CONTEX_ASSIGN_OR_RETURN(out, Collect<EventRecord>(r, ReadEvent));
+        std::reverse(out.begin(), out.end());
+        return out;
+    }
+
     Status InsertEvents(std::span<const EventRecord> events) override {
         for (const auto& e : events) CONTEX_TRY(InsertEvent(e));
         return OkStatus();
@@ -962,6 +981,37 @@ public:
         if (!r.ok()) return std::move(r).error();
         if (!*r) return NotFound("notification '" + n.message_id + "' not found");
         return OkStatus();
+    }
+
+    Result<RowCounts> CountRows() override {
+        return WithConnection<RowCounts>("count_rows", [&](PgConnection& c) -> Result<RowCounts> {
+            CONTEX_ASSIGN_OR_RETURN(
+                PgResult r, c.Exec("count_rows",
+                                   "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM "
+                                   "embeddings), (SELECT count(*) FROM agent_notifications WHERE "
+                                   "delivery_status IN ('pending', 'delivering'))"));
+            RowCounts counts;
+            counts.events = r.Int(0, 0);
+            counts.embeddings = r.Int(0, 1);
+            counts.pending_deliveries = r.Int(0, 2);
+            return counts;
+        });
+    }
+
+    Result<int64_t> PruneNotifications(TimePoint older_than, int max_per_agent) override {
+        if (max_per_agent < 0) return InvalidArgument("max_per_agent must not be negative");
+        return WithConnection<int64_t>("prune_notifications", [&](PgConnection& c) -> Result<int64_t> {
+            CONTEX_ASSIGN_OR_RETURN(
+                PgResult r,
+                c.Exec("prune_notifications",
+                       "DELETE FROM agent_notifications WHERE (delivery_status IS NULL OR "
+                       "delivery_status NOT IN ('pending', 'delivering')) AND (created_at < $1 OR "
+                       "id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY agent_id "
+                       "ORDER BY sequence DESC, id DESC) AS rn FROM agent_notifications) ranked "
+                       "WHERE rn > $2))",
+                       Params().Text(FormatTime(older_than)).Int(max_per_agent)));
+            return r.affected();
+        });
     }
 
     Status Notify(const ChangeNotice& notice) override {

@@ -3,6 +3,7 @@
 #include <sqlite3.h>
 #include <sys/statvfs.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -548,6 +549,24 @@ public:
     }
 
     Status InsertEvent(const EventRecord& event) override { return InsertEventRow(event); }
+
+    Result<std::vector<EventRecord>> ListRecentEvents(int64_t after, int64_t upto,
+                                                      std::span<const std::string> data_keys,
+                                                      int limit) override {
+        if (limit < 1) return InvalidArgument("limit must be at least 1");
+        std::vector<EventRecord> out;
+        if (data_keys.empty() || upto <= after) return out;
+        std::vector<std::string> keys(data_keys.begin(), data_keys.end());
+        static const std::string sql =
+            Sql({"SELECT ", kEventCols,
+                 " FROM events WHERE project_id = ?1 AND sequence > ?2 AND sequence <= ?3 AND "
+                 "data_key IN (SELECT value FROM json_each(?4)) ORDER BY sequence DESC LIMIT ?5"});
+        CONTEX_ASSIGN_OR_RETURN(auto s, c_.Prepare(sql.c_str()));
+        s->Bind(1, project_).Bind(2, after).Bind(3, upto).Bind(4, StringArrayJson(keys)).Bind(5, limit);
+        CONTEX_ASSIGN_OR_RETURN(out, CollectRows<EventRecord>(*s, ReadEvent));
+        std::reverse(out.begin(), out.end());
+        return out;
+    }
 
     Status InsertEvents(std::span<const EventRecord> events) override {
         for (const auto& e : events) CONTEX_TRY(InsertEventRow(e));
@@ -1111,6 +1130,43 @@ public:
             }
             return OkStatus();
         });
+    }
+
+    Result<RowCounts> CountRows() override {
+        return Read<RowCounts>("count_rows", [&](Connection& c) -> Result<RowCounts> {
+            CONTEX_ASSIGN_OR_RETURN(
+                auto s, c.Prepare("SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM "
+                                  "embeddings), (SELECT count(*) FROM agent_notifications WHERE "
+                                  "delivery_status IN ('pending', 'delivering'))"));
+            CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
+            RowCounts counts;
+            if (row) {
+                counts.events = s->Int(0);
+                counts.embeddings = s->Int(1);
+                counts.pending_deliveries = s->Int(2);
+            }
+            return counts;
+        });
+    }
+
+    Result<int64_t> PruneNotifications(TimePoint older_than, int max_per_agent) override {
+        if (max_per_agent < 0) return InvalidArgument("max_per_agent must not be negative");
+        int64_t deleted = 0;
+        auto st = Write("prune_notifications", [&](Connection& c) -> Status {
+            CONTEX_ASSIGN_OR_RETURN(
+                auto s,
+                c.Prepare("DELETE FROM agent_notifications WHERE (delivery_status IS NULL OR "
+                          "delivery_status NOT IN ('pending', 'delivering')) AND (created_at < ?1 "
+                          "OR id IN (SELECT id FROM (SELECT id, row_number() OVER (PARTITION BY "
+                          "agent_id ORDER BY sequence DESC, id DESC) AS rn FROM "
+                          "agent_notifications) WHERE rn > ?2))"));
+            s->Bind(1, FormatTime(older_than)).Bind(2, max_per_agent);
+            CONTEX_TRY(s->Run());
+            deleted = sqlite3_changes(c.db());
+            return OkStatus();
+        });
+        if (!st.ok()) return std::move(st).error();
+        return deleted;
     }
 
     Status Notify(const ChangeNotice& notice) override {
