@@ -5,6 +5,8 @@
 #include <optional>
 #include <string>
 
+#include "common/clock.hpp"
+#include "engine/engine.hpp"
 #include "observability/health.hpp"
 #include "observability/metrics.hpp"
 #include "server/router.hpp"
@@ -18,8 +20,17 @@ struct ApiContext {
     obs::MetricsRegistry* metrics = nullptr;
     bool metrics_enabled = true;
     std::optional<std::string> metrics_token;
+
+    // Core routes (api.md §3.3–3.13) are registered only when an engine is given.
+    engine::Engine* engine = nullptr;
+    // MAX_BATCH_ITEMS: items per batch publish / batch register request.
+    std::size_t max_batch_items = 100;
+    // Durations reported in bodies (batch duration_ms); the system clock when null.
+    const Clock* clock = nullptr;
 };
 
+// Registers every route whose dependencies are present in `context`; `context` must
+// outlive the router.
 void RegisterRoutes(server::Router& router, const ApiContext& context);
 
 }  // namespace contex::api
