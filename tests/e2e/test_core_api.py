@@ -564,3 +564,42 @@ def test_unrelated_publish_notifies_nobody(core):
     frame = s.next_frame()
     assert frame["event"] == "data_update" and frame["data"]["data_key"] == "db"
     s.close()
+
+
+def test_toon_agent_messages_carry_toon_payloads(core):
+    project, agent = uid("toon"), uid("agent")
+    publish(core, project, "tech_stack", TECH)
+    register(core, agent, project, ["frontend React"], response_format="toon")
+    s = SseClient(core, f"/api/v1/agents/{agent}/stream")
+    frame = s.next_frame()
+    assert frame["event"] == "initial_context"
+    message = frame["data"]
+    assert message["format"] == "toon" and isinstance(message["context"], str)
+    assert "frontend React" in message["context"]
+    publish(core, project, "tech_stack", {**TECH, "frontend": "React 19 with TypeScript"})
+    update = s.next_frame()["data"]
+    assert update["type"] == "data_update" and update["format"] == "toon"
+    assert isinstance(update["data"], str) and isinstance(update["matches"], str)
+    s.close()
+    assert core.get(f"/api/v1/agents/{agent}").json()["response_format"] == "toon"
+
+
+def test_batch_register_item_rules_use_item_locations(core):
+    r = core.post("/api/v1/batch/register", [
+        {"agent_id": uid("a"), "project_id": "p", "data_needs": []},
+        {"agent_id": uid("b"), "project_id": "p", "data_needs": [], "notification_method": "webhook"},
+    ])
+    [item] = detail(r)
+    assert item["loc"] == ["body", 1, "webhook_url"] and item["type"] == "value_error"
+
+
+def test_stream_announces_retry_first(core):
+    project, agent = uid("retry"), uid("agent")
+    register(core, agent, project, ["x"])
+    s = SseClient(core, f"/api/v1/agents/{agent}/stream")
+    assert s.response.readline() == b"retry: 2000\n"
+    assert s.response.readline() == b"\n"
+    frame = s.next_frame()
+    assert frame["event"] == "initial_context" and frame["id"] == "0"
+    assert frame["data"]["sequence"] == "0" and frame["data"]["context"] == {"x": []}
+    s.close()
