@@ -62,6 +62,8 @@ class RedisConnection {
     // arrived in time; the connection stays usable. Errors as Command.
     Result<RedisReplyPtr> PollReply(std::chrono::milliseconds timeout);
 
+    // Bound for each later ReadReply (and the write before it).
+    void set_command_timeout(std::chrono::milliseconds timeout) { command_timeout_ = timeout; }
     bool broken() const { return broken_; }
     const RedisEndpoint& endpoint() const { return endpoint_; }
 

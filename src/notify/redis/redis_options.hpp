@@ -35,7 +35,7 @@ struct RedisOptions {
     std::chrono::milliseconds reconnect_initial_backoff{100};
     std::chrono::milliseconds reconnect_max_backoff{5000};
     std::chrono::seconds publish_warning_interval{10};  // "Redis publish failed" rate
-    std::chrono::milliseconds health_timeout{1000};     // cap of the health PING
+    std::chrono::milliseconds health_timeout{1000};     // budget of one CheckHealth()
 };
 
 // A parsed REDIS_URL: redis[s]://[[user]:password@]host[:port][/db][?db=N]. For rediss://

@@ -409,21 +409,31 @@ obs::ComponentHealth RedisPublisher::CheckHealth() {
     }
 
     std::lock_guard lock(health_mutex_);
-    RedisConnectSettings settings;
-    settings.connect_timeout = std::min(options_.connect_timeout, options_.health_timeout);
-    settings.command_timeout = std::min(options_.socket_timeout, options_.health_timeout);
-    settings.keepalive = options_.socket_keepalive;
+    // One budget for the whole check (connects, PING, INFO), well inside the health
+    // registry's 2 s bound: a check that times out there would read "unhealthy".
+    auto deadline = std::chrono::steady_clock::now() + options_.health_timeout;
+    auto remaining = [&] {
+        return std::max(std::chrono::milliseconds(1),
+                        std::chrono::ceil<std::chrono::milliseconds>(
+                            deadline - std::chrono::steady_clock::now()));
+    };
+    auto expired = [&] { return std::chrono::steady_clock::now() >= deadline; };
     Result<RedisReplyPtr> pong = Unavailable("not connected");
     double latency_s = 0;
     // A kept connection may have gone stale (server restart): one fresh attempt then.
-    for (int attempt = 0; attempt < 2; ++attempt) {
+    for (int attempt = 0; attempt < 2 && !expired(); ++attempt) {
         bool reused = health_connection_ && !health_connection_->broken();
         if (!reused) {
             health_connection_.reset();
+            RedisConnectSettings settings;
+            settings.connect_timeout = std::min(options_.connect_timeout, remaining());
+            settings.command_timeout = std::min(options_.socket_timeout, remaining());
+            settings.keepalive = options_.socket_keepalive;
             auto connection = ConnectToMaster(*target_, settings, &connections_);
             if (!connection) return degraded("Redis unreachable: " + connection.error().message);
             health_connection_ = *std::move(connection);
         }
+        health_connection_->set_command_timeout(remaining());
         auto started = clock_.Monotonic();
         pong = health_connection_->Command({"PING"});
         latency_s = Seconds(clock_.Monotonic() - started);
@@ -442,14 +452,18 @@ obs::ComponentHealth RedisPublisher::CheckHealth() {
     ping_duration_.Observe(latency_s);
     health.details["latency_ms"] = std::round(latency_s * 1000 * 100) / 100;
     health.details["connected"] = state_.load() == State::kConnected;
-    auto info = health_connection_->Command({"INFO"});
+    Result<RedisReplyPtr> info = Timeout("no time left for INFO");
+    if (!expired()) {
+        health_connection_->set_command_timeout(remaining());
+        info = health_connection_->Command({"INFO"});
+    }
     if (info && ((*info)->type == REDIS_REPLY_STRING || (*info)->type == REDIS_REPLY_STATUS)) {
         std::string text = ReplyText(**info);
         std::string clients = InfoField(text, "connected_clients");
         if (!clients.empty()) health.details["connected_clients"] = std::atoll(clients.c_str());
         std::string memory = InfoField(text, "used_memory_human");
         if (!memory.empty()) health.details["used_memory_human"] = memory;
-    } else if (!info) {
+    } else if (!info && health_connection_->broken()) {
         health_connection_.reset();
     }
     if (latency_s * 1000 > 100) {

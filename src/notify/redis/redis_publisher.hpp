@@ -52,8 +52,8 @@ class RedisPublisher final : public NotificationSink {
 
     // The `redis` health component (operations.md §6.1): PING on a separate connection,
     // latency, connected_clients and used_memory_human. Healthy when PING ≤ 100 ms;
-    // degraded when slower or unreachable; never unhealthy. Bounded by `health_timeout`
-    // (1 s) per network step. Thread-safe (checks are serialised).
+    // degraded when slower or unreachable; never unhealthy. The whole check
+    // (connects, PING, INFO) fits in `health_timeout` (1 s). Thread-safe (serialised).
     obs::ComponentHealth CheckHealth();
 
     // Publishes what is still queued if Redis is up (each command bounded by the socket

@@ -384,6 +384,26 @@ TEST_F(RedisPublisherTest, FullQueueRefusesInsteadOfBlocking) {
     EXPECT_EQ(Successes(), accepted);
 }
 
+TEST_F(RedisPublisherTest, StalledServerReadsDegradedWithinTheHealthBudget) {
+    auto server = RedisServerProcess::Start();
+    ASSERT_TRUE(server.ok()) << server.error().message;
+    auto options = Options((*server)->url());
+    options.health_timeout = 200ms;
+    Create(options);
+    ASSERT_TRUE(Eventually([&] { return publisher_->connected(); }));
+    ASSERT_EQ(publisher_->CheckHealth().message, "Redis is healthy (pub/sub)");
+    auto admin = RedisConnection::Open({"127.0.0.1", (*server)->port()},
+                                       testing::TestConnectSettings(2s), nullptr);
+    ASSERT_TRUE(admin.ok());
+    ASSERT_TRUE((*admin)->Command({"CLIENT", "PAUSE", "1500", "ALL"}).ok());
+    auto health = publisher_->CheckHealth();
+    EXPECT_EQ(health.status, obs::HealthStatus::kDegraded);
+    EXPECT_NE(health.message.find("timed out"), std::string::npos) << health.message;
+    // Afterwards the next check reconnects and reads healthy again.
+    ASSERT_TRUE(Eventually(
+        [&] { return publisher_->CheckHealth().status == obs::HealthStatus::kHealthy; }));
+}
+
 TEST_F(RedisPublisherTest, ShutdownPublishesWhatIsQueuedThenRefuses) {
     auto server = RedisServerProcess::Start();
     ASSERT_TRUE(server.ok()) << server.error().message;
