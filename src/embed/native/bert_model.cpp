@@ -29,8 +29,10 @@ using tag = dnnl::memory::format_tag;
 // Rows used to let oneDNN pick the blocked weight layout; the layout does not depend on M
 // for the brgemm kernels, so every batch size reuses it.
 constexpr int64_t kLayoutProbeRows = 128;
-// Bound on cached GEMM primitives per workspace (one per distinct batch row count).
-constexpr std::size_t kMaxCachedPrimitives = 512;
+// GEMMs run on blocks of at most this many rows so that their outputs are still in L2
+// when the epilogue (dequantise, GELU, LayerNorm, quantise) reads them. It also bounds the
+// distinct GEMM shapes, hence cached primitives, to 4 * kRowBlock per workspace.
+constexpr int64_t kRowBlock = 128;
 
 enum LinearKind { kQkv = 0, kAttnOut = 1, kFfnUp = 2, kFfnDown = 3 };
 
@@ -144,7 +146,7 @@ struct BertModel::Workspace::State {
     int threads = 1;
     dnnl::stream stream;
     std::map<std::pair<int, int64_t>, dnnl::matmul> primitives;
-    Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale;
+    Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale, row_buf;
     Buffer<int32_t> acc;
     Buffer<uint8_t> quant;
 
@@ -156,7 +158,6 @@ struct BertModel::Workspace::State {
         const auto key = std::make_pair(static_cast<int>(kind), m);
         auto it = primitives.find(key);
         if (it == primitives.end()) {
-            if (primitives.size() >= kMaxCachedPrimitives) primitives.clear();
             dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, l.weights_desc, dst_md),
                                             model->engine);
             it = primitives.emplace(key, dnnl::matmul(pd)).first;
@@ -406,34 +407,44 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     }
     const int64_t M = offsets.back();
     const auto rows = static_cast<std::size_t>(M);
+    const auto block = static_cast<std::size_t>(kRowBlock);
+    // Whole-batch buffers: hidden states, Q|K|V and attention context. Everything else is
+    // per row block, so GEMM outputs are consumed by their epilogue while still in cache.
     float* x = s.hidden.Ensure(rows * H);
     float* qkv = s.qkv.Ensure(rows * 3 * H);
     float* ctx = s.ctx.Ensure(rows * H);
-    float* tmp = s.tmp.Ensure(rows * H);
-    float* ffn = s.ffn.Ensure(rows * I);
-    float* scratch = s.scratch.Ensure(static_cast<std::size_t>(dim + 1) * max_len);
-    float* rs = s.row_scale.Ensure(rows);
-    int32_t* acc = int8 ? s.acc.Ensure(rows * std::max(3 * H, I)) : nullptr;
-    uint8_t* xq = int8 ? s.quant.Ensure(rows * std::max(H, I)) : nullptr;
+    float* tmp = s.tmp.Ensure(block * H);
+    float* ffn = s.ffn.Ensure(block * I);
+    float* scratch = s.scratch.Ensure(static_cast<std::size_t>(dim + 4) * ((max_len + 15) / 16 * 16));
+    float* rs = s.row_scale.Ensure(block);
+    int32_t* acc = int8 ? s.acc.Ensure(block * std::max(3 * H, I)) : nullptr;
+    uint8_t* xq = int8 ? s.quant.Ensure(block * std::max(H, I)) : nullptr;
     const float eps = info.layer_norm_eps;
     const float attn_scale = 1.0f / std::sqrt(static_cast<float>(dim));
 
     auto row = [](auto* base, int64_t r, int width) { return base + r * width; };
-    // Dense layer into `dst` (fp32, bias added in int8 mode only; the fp32 caller fuses
-    // the bias into its epilogue). In int8 mode `src` has already been quantised to xq/rs.
-    auto dense = [&](LinearKind kind, const Linear& l, const float* src, float* dst) {
+    // int8: quantise `n` rows of `src` into xq/rs.
+    auto quantize = [&](const float* src, int64_t n, int width) {
+        for (int64_t r = 0; r < n; ++r) rs[r] = k.quantize_u8(row(src, r, width), row(xq, r, width), width);
+    };
+    // dst = src W^T for `n` rows, then epilogue(r, row) on each output row. fp32: row
+    // points into dst and has no bias yet. int8: the caller has already quantised src into
+    // xq/rs; row is the dequantised output row, bias included, in a small buffer that
+    // stays in L1 (dst is not written unless the epilogue copies it there).
+    float* row_buf = s.row_buf.Ensure(static_cast<std::size_t>(std::max(3 * H, I)));
+    auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
+                     const auto& epilogue) {
         if (!int8) {
-            s.Gemm(kind, l, src, M, dst);
+            s.Gemm(kind, l, src, n, dst);
+            for (int64_t r = 0; r < n; ++r) epilogue(r, row(dst, r, l.n));
             return;
         }
-        s.Gemm(kind, l, xq, M, acc);
-        for (int64_t r = 0; r < M; ++r) {
+        s.Gemm(kind, l, xq, n, acc);
+        for (int64_t r = 0; r < n; ++r) {
             k.dequantize(row(acc, r, l.n), l.comp.data(), rs[r], l.col_scale.data(),
-                         l.bias.data(), row(dst, r, l.n), l.n);
+                         l.bias.data(), row_buf, l.n);
+            epilogue(r, row_buf);
         }
-    };
-    auto quantize_rows = [&](const float* src, int width) {
-        for (int64_t r = 0; r < M; ++r) rs[r] = k.quantize_u8(row(src, r, width), row(xq, r, width), width);
     };
 
     try {
@@ -450,12 +461,20 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
             }
         }
         for (const Layer& layer : m.layers) {
-            // Self-attention.
-            if (int8) quantize_rows(x, H);
-            dense(kQkv, layer.qkv, x, qkv);
-            if (!int8) {
-                for (int64_t r = 0; r < M; ++r) k.add_bias(row(qkv, r, 3 * H), layer.qkv.bias.data(), 3 * H);
+            // Q, K, V projections.
+            for (int64_t r0 = 0; r0 < M; r0 += kRowBlock) {
+                const int64_t n = std::min<int64_t>(kRowBlock, M - r0);
+                if (int8) quantize(row(x, r0, H), n, H);
+                float* qkv_block = row(qkv, r0, 3 * H);
+                dense(kQkv, layer.qkv, row(x, r0, H), n, qkv_block, [&](int64_t r, float* y) {
+                    if (int8) {
+                        std::memcpy(row(qkv_block, r, 3 * H), y, sizeof(float) * 3 * H);
+                    } else {
+                        k.add_bias(y, layer.qkv.bias.data(), 3 * H);
+                    }
+                });
             }
+            // Attention: each sequence attends to its own tokens only.
             for (std::size_t b = 0; b < batch.size(); ++b) {
                 const int len = static_cast<int>(batch[b].size());
                 const float* base = row(qkv, offsets[b], 3 * H);
@@ -465,26 +484,26 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                                 3 * H, len, dim, attn_scale, cb + hd * dim, H, scratch);
                 }
             }
-            if (int8) quantize_rows(ctx, H);
-            dense(kAttnOut, layer.attn_out, ctx, tmp);
-            const float* bias1 = int8 ? nullptr : layer.attn_out.bias.data();
-            for (int64_t r = 0; r < M; ++r) {
-                k.layer_norm(row(x, r, H), row(tmp, r, H), bias1, layer.ln1_gamma.data(),
-                             layer.ln1_beta.data(), H, eps);
-            }
-            // Feed-forward.
-            if (int8) quantize_rows(x, H);
-            dense(kFfnUp, layer.ffn_up, x, ffn);
-            const float* bias_up = int8 ? nullptr : layer.ffn_up.bias.data();
-            for (int64_t r = 0; r < M; ++r) {
-                k.bias_gelu(row(ffn, r, I), bias_up, I);
-                if (int8) rs[r] = k.quantize_u8(row(ffn, r, I), row(xq, r, I), I);
-            }
-            dense(kFfnDown, layer.ffn_down, ffn, tmp);
-            const float* bias2 = int8 ? nullptr : layer.ffn_down.bias.data();
-            for (int64_t r = 0; r < M; ++r) {
-                k.layer_norm(row(x, r, H), row(tmp, r, H), bias2, layer.ln2_gamma.data(),
-                             layer.ln2_beta.data(), H, eps);
+            // Output projection + LayerNorm, then the feed-forward block, row block by
+            // row block (all row-local).
+            for (int64_t r0 = 0; r0 < M; r0 += kRowBlock) {
+                const int64_t n = std::min<int64_t>(kRowBlock, M - r0);
+                float* xb = row(x, r0, H);
+                if (int8) quantize(row(ctx, r0, H), n, H);
+                // The int8 epilogues quantise their output row in place for the next GEMM.
+                dense(kAttnOut, layer.attn_out, row(ctx, r0, H), n, tmp, [&](int64_t r, float* y) {
+                    k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.attn_out.bias.data(),
+                                 layer.ln1_gamma.data(), layer.ln1_beta.data(), H, eps);
+                    if (int8) rs[r] = k.quantize_u8(row(xb, r, H), row(xq, r, H), H);
+                });
+                dense(kFfnUp, layer.ffn_up, xb, n, ffn, [&](int64_t r, float* y) {
+                    k.bias_gelu(y, int8 ? nullptr : layer.ffn_up.bias.data(), I);
+                    if (int8) rs[r] = k.quantize_u8(y, row(xq, r, I), I);
+                });
+                dense(kFfnDown, layer.ffn_down, ffn, n, tmp, [&](int64_t r, float* y) {
+                    k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.ffn_down.bias.data(),
+                                 layer.ln2_gamma.data(), layer.ln2_beta.data(), H, eps);
+                });
             }
         }
     } catch (const dnnl::error& e) {

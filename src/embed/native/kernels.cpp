@@ -1,12 +1,18 @@
 #include "embed/native/kernels.hpp"
 
+#include <algorithm>
 #include <bit>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 
 // Each instruction set gets its own copy of the kernel bodies. The library itself is
 // built for the baseline ISA (no -march=native); only these copies use wider vectors,
 // and SelectKernels picks one at run time from CPUID.
+// The 64-byte vector helpers are file-local and always inlined, so the ABI note GCC
+// emits for them in the AVX2 and generic copies does not apply.
+#pragma GCC diagnostic ignored "-Wpsabi"
+
 namespace contex::embed::native::internal {
 
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -28,7 +28,7 @@ struct Kernels {
     float (*quantize_u8)(const float* x, uint8_t* q, int n);
     // Softmax attention of one head of one sequence: q, k, v rows `ld` floats apart,
     // `len` tokens of `dim` values; writes len x dim to out (rows `ld_out` apart).
-    // scratch holds dim * len + len floats.
+    // scratch holds (dim + 4) * round_up(len, 16) floats.
     void (*attention)(const float* q, const float* k, const float* v, int ld, int len,
                       int dim, float scale, float* out, int ld_out, float* scratch);
 };

@@ -90,31 +90,38 @@ TEST_P(KernelsTest, DequantizeAppliesScalesCompensationAndBias) {
 }
 
 TEST_P(KernelsTest, AttentionMatchesSoftmaxReference) {
-    const int len = 19, dim = 24, ld = 3 * 96, ld_out = 96;
-    auto qkv = Random(static_cast<std::size_t>(len) * ld, 1.5f, 21);
-    std::vector<float> out(static_cast<std::size_t>(len) * ld_out, -1.0f);
-    std::vector<float> scratch(static_cast<std::size_t>(dim + 1) * len);
-    const float* q = qkv.data() + 5;
-    const float* kk = qkv.data() + 96 + 5;
-    const float* v = qkv.data() + 192 + 5;
-    const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
-    k().attention(q, kk, v, ld, len, dim, scale, out.data() + 5, ld_out, scratch.data());
-    for (int i = 0; i < len; ++i) {
-        std::vector<double> s(len);
-        double mx = -1e300, sum = 0;
-        for (int j = 0; j < len; ++j) {
-            double d = 0;
-            for (int c = 0; c < dim; ++c) d += static_cast<double>(q[i * ld + c]) * kk[j * ld + c];
-            s[j] = d * scale;
-            mx = std::max(mx, s[j]);
+    // 16, 32 and 64 take the fixed-size paths, 24 the generic one.
+    for (const int dim : {16, 24, 32, 64}) {
+        for (const int len : {1, 19, 40}) {
+            const int ld_out = 4 * dim, ld = 3 * ld_out, off = dim;  // head 1 of 4
+            auto qkv = Random(static_cast<std::size_t>(len) * ld, 1.5f, 21 + len + dim);
+            std::vector<float> out(static_cast<std::size_t>(len) * ld_out, -1.0f);
+            std::vector<float> scratch(static_cast<std::size_t>(dim + 4) * ((len + 15) / 16 * 16));
+            const float* q = qkv.data() + off;
+            const float* kk = qkv.data() + ld_out + off;
+            const float* v = qkv.data() + 2 * ld_out + off;
+            const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+            k().attention(q, kk, v, ld, len, dim, scale, out.data() + off, ld_out, scratch.data());
+            for (int i = 0; i < len; ++i) {
+                std::vector<double> s(len);
+                double mx = -1e300, sum = 0;
+                for (int j = 0; j < len; ++j) {
+                    double d = 0;
+                    for (int c = 0; c < dim; ++c) d += static_cast<double>(q[i * ld + c]) * kk[j * ld + c];
+                    s[j] = d * scale;
+                    mx = std::max(mx, s[j]);
+                }
+                for (auto& e : s) sum += (e = std::exp(e - mx));
+                for (int c = 0; c < dim; ++c) {
+                    double o = 0;
+                    for (int j = 0; j < len; ++j) o += s[j] / sum * v[j * ld + c];
+                    ASSERT_NEAR(out[i * ld_out + off + c], o, 1e-5)
+                        << "dim " << dim << " len " << len << " at " << i << "," << c;
+                }
+                EXPECT_EQ(out[i * ld_out + off - 1], -1.0f);       // neighbouring heads
+                EXPECT_EQ(out[i * ld_out + off + dim], -1.0f);     // untouched
+            }
         }
-        for (auto& e : s) sum += (e = std::exp(e - mx));
-        for (int c = 0; c < dim; ++c) {
-            double o = 0;
-            for (int j = 0; j < len; ++j) o += s[j] / sum * v[j * ld + c];
-            EXPECT_NEAR(out[i * ld_out + 5 + c], o, 1e-5) << i << "," << c;
-        }
-        EXPECT_EQ(out[i * ld_out + 4], -1.0f);  // neighbouring heads untouched
     }
 }
 
