@@ -303,6 +303,8 @@ const Case kCases[] = {
 };
 // clang-format on
 
+void PrintTo(const Case& c, std::ostream* os) { *os << c.name; }
+
 class CoreRoutes : public ::testing::TestWithParam<Case> {};
 
 TEST_P(CoreRoutes, AnswersAsSpecified) {
@@ -412,6 +414,26 @@ TEST(CoreHandlers, LastSeenSequenceForms) {
                 bad + "}");
         EXPECT_EQ(r.status, 422) << bad;
         EXPECT_NE(r.body.find("last_seen_sequence must be a decimal integer"), std::string::npos);
+    }
+}
+
+TEST(CoreHandlers, ChannelLengthIsBounded) {
+    const std::string prefix = "agent:a:";
+    for (std::size_t length : {255u, 256u}) {
+        Harness h;
+        std::string channel = prefix + std::string(length - prefix.size(), 'c');
+        auto r =
+            h.Call("POST", "/api/v1/agents/register",
+                   R"({"agent_id":"a","project_id":"p","data_needs":[],"notification_channel":")" +
+                       channel + R"("})");
+        if (length == 255) {
+            EXPECT_EQ(r.status, 200) << r.body;
+            EXPECT_EQ(h.engine.registered.at(0).notification_channel, channel);
+        } else {
+            ASSERT_EQ(r.status, 422);
+            EXPECT_NE(r.body.find("notification_channel must be 1-255 characters"),
+                      std::string::npos);
+        }
     }
 }
 
