@@ -603,3 +603,21 @@ def test_stream_announces_retry_first(core):
     assert frame["event"] == "initial_context" and frame["id"] == "0"
     assert frame["data"]["sequence"] == "0" and frame["data"]["context"] == {"x": []}
     s.close()
+
+
+def test_node_limit_is_a_422_at_body_data(make_server):
+    server = make_server({"EMBEDDING_PROVIDER": "lexical", "MAX_NODES_PER_KEY": "5"})
+    data = [{"name": f"item {i}", "kind": "widget"} for i in range(20)]
+    [item] = detail(server.post("/api/v1/data/publish", {"project_id": "p", "data_key": "many", "data": data}))
+    assert item["type"] == "value_error" and item["loc"] == ["body", "data"] and item["input"] == data
+    assert re.fullmatch(r"data produces \d+ nodes; the limit is 5", item["ctx"]["error"]), item
+    assert item["msg"] == "Value error, " + item["ctx"]["error"]
+    assert server.get("/api/v1/projects/p/events").json()["count"] == 0
+    r = server.post("/api/v1/batch/publish", [{"project_id": "p", "data_key": "many", "data": data},
+                                             {"project_id": "p", "data_key": "one", "data": {"a": 1}}])
+    body = r.json()
+    assert r.status == 200 and body["successful"] == 1 and body["failed"] == 1
+    assert body["results"][0]["status"] == "failed"
+    assert body["results"][0]["error"].startswith("data produces ")
+    assert body["results"][1] == {"status": "success", "project_id": "p", "data_key": "one",
+                                  "sequence": "1", "changed": True}
