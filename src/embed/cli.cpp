@@ -20,8 +20,8 @@ std::string Mib(std::uint64_t bytes) {
 
 }  // namespace
 
-int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> texts,
-                    std::istream& in, std::ostream& out, std::ostream& err, TextKind kind) {
+int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> texts, std::istream& in,
+                    std::ostream& out, std::ostream& err, TextKind kind) {
     if (texts.empty()) {
         std::string line;
         while (std::getline(in, line)) {
@@ -63,18 +63,18 @@ int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> text
 int RunModelFetchCommand(const EmbeddingConfig& config, std::ostream& out, std::ostream& err) {
     int last_percent = -1;
     std::string last_file;
-    auto result = FetchModel(config, [&](std::uint64_t done, std::uint64_t total,
-                                         std::string_view file) {
-        const int percent = total ? static_cast<int>(done * 100 / total) : 0;
-        if (file == last_file && percent == last_percent) return;
-        if (!last_file.empty() && file != last_file) err << "\n";
-        last_file = std::string(file);
-        last_percent = percent;
-        const int filled = percent / 5;
-        err << "\r" << file << " [" << std::string(filled, '#') << std::string(20 - filled, ' ')
-            << "] " << percent << "% " << Mib(done) << (total ? " / " + Mib(total) : "")
-            << std::flush;
-    });
+    auto result =
+        FetchModel(config, [&](std::uint64_t done, std::uint64_t total, std::string_view file) {
+            const int percent = total ? static_cast<int>(done * 100 / total) : 0;
+            if (file == last_file && percent == last_percent) return;
+            if (!last_file.empty() && file != last_file) err << "\n";
+            last_file = std::string(file);
+            last_percent = percent;
+            const int filled = percent / 5;
+            err << "\r" << file << " [" << std::string(filled, '#') << std::string(20 - filled, ' ')
+                << "] " << percent << "% " << Mib(done) << (total ? " / " + Mib(total) : "")
+                << std::flush;
+        });
     if (!last_file.empty()) err << "\n";
     if (!result.ok()) {
         err << "error: " << result.error().message << "\n";

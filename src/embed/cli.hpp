@@ -16,9 +16,8 @@ namespace contex::embed {
 // `contex embed [TEXT...]`: embeds the arguments, or each line of `in` when there are
 // none, with the configured provider (lexical fallback included, with its warning on
 // `err`) and writes {"model":…,"dim":…,"vectors":[[…],…]} and a newline to `out`.
-int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> texts,
-                    std::istream& in, std::ostream& out, std::ostream& err,
-                    TextKind kind = TextKind::kQuery);
+int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> texts, std::istream& in,
+                    std::ostream& out, std::ostream& err, TextKind kind = TextKind::kQuery);
 
 // `contex model fetch`: downloads the configured hub model (progress bar on `err`) and
 // prints the model directory on `out`.

@@ -11,9 +11,12 @@ namespace contex::embed {
 
 std::string_view ProviderName(ProviderKind kind) {
     switch (kind) {
-        case ProviderKind::kLocal: return "local";
-        case ProviderKind::kOpenAi: return "openai";
-        case ProviderKind::kLexical: return "lexical";
+        case ProviderKind::kLocal:
+            return "local";
+        case ProviderKind::kOpenAi:
+            return "openai";
+        case ProviderKind::kLexical:
+            return "lexical";
     }
     return "local";
 }
@@ -70,10 +73,14 @@ Result<EmbeddingConfig> LoadEmbeddingConfig(const EnvGetter& getenv) {
     EmbeddingConfig c;
     if (auto raw = getenv("EMBEDDING_PROVIDER")) {
         const std::string v = ToLowerAscii(TrimView(*raw));
-        if (v == "local") c.provider = ProviderKind::kLocal;
-        else if (v == "openai") c.provider = ProviderKind::kOpenAi;
-        else if (v == "lexical") c.provider = ProviderKind::kLexical;
-        else return Bad("EMBEDDING_PROVIDER", "expected local, openai or lexical");
+        if (v == "local")
+            c.provider = ProviderKind::kLocal;
+        else if (v == "openai")
+            c.provider = ProviderKind::kOpenAi;
+        else if (v == "lexical")
+            c.provider = ProviderKind::kLexical;
+        else
+            return Bad("EMBEDDING_PROVIDER", "expected local, openai or lexical");
     }
     ReadString(getenv, "EMBEDDING_MODEL", c.model);
     if (TrimView(c.model).empty()) return Bad("EMBEDDING_MODEL", "must not be empty");
@@ -104,9 +111,12 @@ Result<EmbeddingConfig> LoadEmbeddingConfig(const EnvGetter& getenv) {
     CONTEX_TRY(ReadBool(getenv, "EMBEDDING_STRICT", c.strict));
     if (auto raw = getenv("EMBEDDING_PRECISION")) {
         const std::string v = ToLowerAscii(TrimView(*raw));
-        if (v == "fp32") c.precision = Precision::kFp32;
-        else if (v == "int8") c.precision = Precision::kInt8;
-        else return Bad("EMBEDDING_PRECISION", "expected fp32 or int8");
+        if (v == "fp32")
+            c.precision = Precision::kFp32;
+        else if (v == "int8")
+            c.precision = Precision::kInt8;
+        else
+            return Bad("EMBEDDING_PRECISION", "expected fp32 or int8");
     }
     CONTEX_TRY(ReadInt(getenv, "EMBEDDING_THREADS", 1, 256, c.threads));
     CONTEX_TRY(ReadInt(getenv, "EMBEDDING_QUEUE_LIMIT", 1, 1000000, c.queue_limit));

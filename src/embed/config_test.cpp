@@ -92,14 +92,22 @@ TEST(EmbeddingConfig, ReadsEveryVariable) {
 
 TEST(EmbeddingConfig, RejectsBadValuesNamingTheVariable) {
     const std::vector<std::pair<std::string, std::string>> bad = {
-        {"EMBEDDING_PROVIDER", "torch"},   {"EMBEDDING_PRECISION", "fp16"},
-        {"EMBEDDING_THREADS", "0"},        {"EMBEDDING_THREADS", "many"},
-        {"EMBEDDING_QUEUE_LIMIT", "0"},    {"EMBEDDING_BATCH_TOKENS", "100"},
-        {"EMBEDDING_MAX_BATCH", "2000"},   {"EMBEDDING_BATCH_WAIT_MS", "1001"},
-        {"EMBEDDING_DIM", "9000"},         {"EMBEDDING_API_TIMEOUT", "0"},
-        {"EMBEDDING_MAX_TOKENS", "8"},     {"EMBEDDING_CACHE_SIZE", "-1"},
-        {"EMBEDDING_CACHE_TTL", "604801"}, {"CONTEX_OFFLINE", "maybe"},
-        {"EMBEDDING_STRICT", "2"},         {"HF_ENDPOINT", "ftp://hub"},
+        {"EMBEDDING_PROVIDER", "torch"},
+        {"EMBEDDING_PRECISION", "fp16"},
+        {"EMBEDDING_THREADS", "0"},
+        {"EMBEDDING_THREADS", "many"},
+        {"EMBEDDING_QUEUE_LIMIT", "0"},
+        {"EMBEDDING_BATCH_TOKENS", "100"},
+        {"EMBEDDING_MAX_BATCH", "2000"},
+        {"EMBEDDING_BATCH_WAIT_MS", "1001"},
+        {"EMBEDDING_DIM", "9000"},
+        {"EMBEDDING_API_TIMEOUT", "0"},
+        {"EMBEDDING_MAX_TOKENS", "8"},
+        {"EMBEDDING_CACHE_SIZE", "-1"},
+        {"EMBEDDING_CACHE_TTL", "604801"},
+        {"CONTEX_OFFLINE", "maybe"},
+        {"EMBEDDING_STRICT", "2"},
+        {"HF_ENDPOINT", "ftp://hub"},
         {"EMBEDDING_QUERY_PREFIX", std::string(257, 'q')},
     };
     for (const auto& [name, value] : bad) {

@@ -8,7 +8,8 @@ std::size_t ApproximateTokenCount(std::string_view text) {
     std::size_t words = 0;
     bool in_word = false;
     for (const char c : text) {
-        const bool space = c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+        const bool space =
+            c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
         if (!space && !in_word) ++words;
         in_word = !space;
     }

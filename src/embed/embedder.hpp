@@ -16,7 +16,7 @@ using Vector = std::vector<float>;
 
 // Thread-safe: every method may be called from many threads at once.
 class Embedder {
-public:
+  public:
     virtual ~Embedder() = default;
     // Identity stored with every vector ("sentence-transformers/all-MiniLM-L6-v2",
     // "openai:<model>", "contex/lexical-v1").

@@ -49,7 +49,8 @@ struct LocalProvider {
 #ifdef CONTEX_HAVE_EMBED_NATIVE
         auto dir = testing::LocalFixtureModel();
         if (!dir) {
-            skip_reason = "the BERT fixture could not be generated (needs /usr/bin/python3 + numpy)";
+            skip_reason =
+                "the BERT fixture could not be generated (needs /usr/bin/python3 + numpy)";
             return;
         }
         auto e = LocalEmbedder::Load(*dir, Precision::kFp32, "test/fixture");
@@ -68,7 +69,7 @@ struct LocalProvider {
 
 template <typename P>
 class EmbedderContract : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         if (!provider_.embedder) GTEST_SKIP() << provider_.skip_reason;
     }

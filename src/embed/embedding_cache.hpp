@@ -18,7 +18,7 @@ namespace contex::embed {
 // Thread-safe (one mutex; lookups are short). Capacity 0 disables the cache: Get always
 // misses and Put does nothing. `clock` must outlive the cache.
 class EmbeddingCache {
-public:
+  public:
     EmbeddingCache(std::size_t capacity, std::chrono::seconds ttl, const Clock& clock);
 
     // SHA-256 (raw 32 bytes) of model_id + "\0" + prefix + text.
@@ -35,7 +35,7 @@ public:
     std::size_t size() const;
     std::size_t capacity() const { return capacity_; }
 
-private:
+  private:
     struct Entry {
         std::string key;
         Vector vector;

@@ -56,16 +56,12 @@ EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOp
       logger_(logger),
       clock_(clock),
       cache_(options_.cache_size, options_.cache_ttl, clock),
-      cache_hits_(metrics
-                      .AddCounter("contex_embedding_cache_hits_total",
-                                  "Embedding cache hits")
-                      .Get()),
-      cache_misses_(metrics
-                        .AddCounter("contex_embedding_cache_misses_total",
-                                    "Embedding cache misses")
-                        .Get()),
-      cache_size_(
-          metrics.AddGauge("contex_embedding_cache_size", "Embedding cache entries").Get()),
+      cache_hits_(
+          metrics.AddCounter("contex_embedding_cache_hits_total", "Embedding cache hits").Get()),
+      cache_misses_(
+          metrics.AddCounter("contex_embedding_cache_misses_total", "Embedding cache misses")
+              .Get()),
+      cache_size_(metrics.AddGauge("contex_embedding_cache_size", "Embedding cache entries").Get()),
       encode_duration_(metrics
                            .AddHistogram("contex_embedding_duration_seconds",
                                          "Batch inference and index search latency",
@@ -81,9 +77,7 @@ EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOp
                           .AddGauge("contex_embedding_degraded",
                                     "1 while the lexical fallback or re-embedding is active")
                           .Get()),
-      errors_(metrics
-                  .AddCounter("contex_errors_total", "Internal failures",
-                              {"component", "kind"})
+      errors_(metrics.AddCounter("contex_errors_total", "Internal failures", {"component", "kind"})
                   .WithLabels({"embedding", "unavailable"})),
       model_info_(metrics.AddGauge("contex_embedding_model_info", "Active embedding model",
                                    {"model", "provider", "dim", "precision"})) {
@@ -119,9 +113,10 @@ Result<std::vector<Vector>> EmbeddingService::Embed(std::span<const std::string>
                                                     Priority priority, TextKind kind) {
     std::promise<Result<std::vector<Vector>>> promise;
     auto future = promise.get_future();
-    SubmitInternal(std::vector<std::string>(texts.begin(), texts.end()), priority, kind,
-                   [&promise](Result<std::vector<Vector>> r) { promise.set_value(std::move(r)); },
-                   /*blocking=*/true);
+    SubmitInternal(
+        std::vector<std::string>(texts.begin(), texts.end()), priority, kind,
+        [&promise](Result<std::vector<Vector>> r) { promise.set_value(std::move(r)); },
+        /*blocking=*/true);
     return future.get();
 }
 
@@ -238,7 +233,8 @@ Clock::MonoTime::duration EmbeddingService::FillWaitLocked() const {
     const auto& queue = queues_[0].empty() ? queues_[1] : queues_[0];
     if (queue.empty()) return {};
     const auto waited = clock_.Monotonic() - queue.front().enqueued;
-    const auto left = std::chrono::duration_cast<Clock::MonoTime::duration>(options_.batch_wait) - waited;
+    const auto left =
+        std::chrono::duration_cast<Clock::MonoTime::duration>(options_.batch_wait) - waited;
     return left.count() > 0 ? left : Clock::MonoTime::duration{};
 }
 
@@ -310,7 +306,8 @@ std::vector<EmbeddingService::Item> EmbeddingService::TakeBatchLocked() {
             if (!gone[pos]) kept.push_back(std::move(queues_[q][pos]));
         }
         for (std::size_t i = 0; i < scanned[q]; ++i) queues_[q].pop_front();
-        for (auto it = kept.rbegin(); it != kept.rend(); ++it) queues_[q].push_front(std::move(*it));
+        for (auto it = kept.rbegin(); it != kept.rend(); ++it)
+            queues_[q].push_front(std::move(*it));
     }
     return batch;
 }
@@ -428,27 +425,27 @@ void EmbeddingService::StartModelRetry(AcquireFn acquire,
                                        std::string provider, std::string precision) {
     CONTEX_ASSERT(!retry_thread_.joinable());
     if (schedule.empty()) schedule.push_back(std::chrono::minutes(1));
-    retry_thread_ = std::thread([this, acquire = std::move(acquire), schedule = std::move(schedule),
-                                 provider = std::move(provider),
-                                 precision = std::move(precision)]() mutable {
-        for (std::size_t attempt = 0;; ++attempt) {
-            {
-                // A real-time wait by nature; it is also how Shutdown interrupts it.
-                std::unique_lock lock(retry_mutex_);
-                const auto delay = schedule[std::min(attempt, schedule.size() - 1)];
-                if (retry_cv_.wait_for(lock, delay, [&] { return retry_stop_; })) return;
+    retry_thread_ =
+        std::thread([this, acquire = std::move(acquire), schedule = std::move(schedule),
+                     provider = std::move(provider), precision = std::move(precision)]() mutable {
+            for (std::size_t attempt = 0;; ++attempt) {
+                {
+                    // A real-time wait by nature; it is also how Shutdown interrupts it.
+                    std::unique_lock lock(retry_mutex_);
+                    const auto delay = schedule[std::min(attempt, schedule.size() - 1)];
+                    if (retry_cv_.wait_for(lock, delay, [&] { return retry_stop_; })) return;
+                }
+                auto embedder = acquire();
+                if (embedder.ok()) {
+                    SwitchEmbedder(std::move(*embedder), provider, precision);
+                    return;
+                }
+                logger_.Log(obs::LogLevel::kWarning, "contex.embedding",
+                            "Embedding model still unavailable; will retry",
+                            {{"attempt", json::value(attempt + 1)},
+                             {"error", json::value(embedder.error().message)}});
             }
-            auto embedder = acquire();
-            if (embedder.ok()) {
-                SwitchEmbedder(std::move(*embedder), provider, precision);
-                return;
-            }
-            logger_.Log(obs::LogLevel::kWarning, "contex.embedding",
-                        "Embedding model still unavailable; will retry",
-                        {{"attempt", json::value(attempt + 1)},
-                         {"error", json::value(embedder.error().message)}});
-        }
-    });
+        });
 }
 
 void EmbeddingService::SetReembedding(bool active) {

@@ -56,7 +56,7 @@ struct ServiceOptions {
 };
 
 class EmbeddingService {
-public:
+  public:
     // Starts options.threads compute threads. `logger`, `metrics` and `clock` must outlive
     // the service.
     EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOptions options,
@@ -86,7 +86,7 @@ public:
     int dim() const;
     int max_tokens() const;
     std::size_t CountTokens(std::string_view text) const;
-    bool degraded() const;     // lexical fallback active
+    bool degraded() const;  // lexical fallback active
     std::string provider() const;
     std::size_t queue_depth() const;
 
@@ -120,7 +120,7 @@ public:
     // Stops the compute threads; queued texts fail with kUnavailable. Idempotent.
     void Shutdown();
 
-private:
+  private:
     struct Job;
     struct Item {
         std::shared_ptr<Job> job;
@@ -163,7 +163,7 @@ private:
     obs::Family<obs::Gauge>& model_info_;
 
     mutable std::mutex active_mutex_;
-    std::shared_ptr<const Active> active_;  // guarded by active_mutex_
+    std::shared_ptr<const Active> active_;                            // guarded by active_mutex_
     std::vector<std::function<void(const std::string&)>> listeners_;  // guarded by active_mutex_
 
     std::mutex retry_mutex_;
@@ -181,9 +181,9 @@ private:
     std::atomic<bool> reembedding_{false};
 
     std::mutex health_mutex_;
-    bool health_cached_ = false;          // guarded by health_mutex_
-    Clock::MonoTime health_checked_at_;   // guarded by health_mutex_
-    obs::ComponentHealth health_;         // guarded by health_mutex_
+    bool health_cached_ = false;         // guarded by health_mutex_
+    Clock::MonoTime health_checked_at_;  // guarded by health_mutex_
+    obs::ComponentHealth health_;        // guarded by health_mutex_
 };
 
 // Resolves EMBEDDING_PROVIDER, the model (directory or hub id, fetched when allowed) and

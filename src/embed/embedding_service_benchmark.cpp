@@ -58,7 +58,8 @@ const std::vector<std::string>& Texts() {
 std::unique_ptr<Embedder> LoadModel() {
     auto e = LocalEmbedder::Load(*ModelDir(), Precision::kFp32, "bench/minilm-shape");
     if (!e.ok()) {
-        std::fprintf(stderr, "cannot load %s: %s\n", ModelDir()->c_str(), e.error().message.c_str());
+        std::fprintf(stderr, "cannot load %s: %s\n", ModelDir()->c_str(),
+                     e.error().message.c_str());
         std::exit(1);
     }
     return std::move(*e);

@@ -20,7 +20,7 @@ using namespace std::chrono_literals;
 // Tokens = words; vectors = the lexical embedding folded into 8 dims (never zero).
 // Records every batch; optionally holds callers at a gate until Open().
 class ScriptedEmbedder final : public Embedder {
-public:
+  public:
     const std::string& model_id() const override { return id_; }
     int dim() const override { return 8; }
     int max_tokens() const override { return 512; }
@@ -54,13 +54,19 @@ public:
         (void)NormalizeInPlace(v, false);
         return v;
     }
-    void Close() { std::lock_guard l(mutex_); open_ = false; }
+    void Close() {
+        std::lock_guard l(mutex_);
+        open_ = false;
+    }
     void Open() {
         std::lock_guard l(mutex_);
         open_ = true;
         changed_.notify_all();
     }
-    void Fail() { std::lock_guard l(mutex_); fail_ = true; }
+    void Fail() {
+        std::lock_guard l(mutex_);
+        fail_ = true;
+    }
     // Waits (bounded, as a safety net) until `n` calls are inside Embed at once.
     bool WaitInside(int n) {
         std::unique_lock lock(mutex_);
@@ -70,9 +76,12 @@ public:
         std::lock_guard l(mutex_);
         return batches_;
     }
-    int max_inside() { std::lock_guard l(mutex_); return max_inside_; }
+    int max_inside() {
+        std::lock_guard l(mutex_);
+        return max_inside_;
+    }
 
-private:
+  private:
     std::string id_ = "test/scripted";
     std::mutex mutex_;
     std::condition_variable changed_;
@@ -86,8 +95,8 @@ private:
 struct Harness {
     explicit Harness(ServiceOptions o = Defaults(), bool lexical = false) {
         log_file = std::tmpfile();
-        logger = std::make_unique<obs::Logger>(obs::LogOptions{obs::LogLevel::kDebug, true, log_file},
-                                               clock);
+        logger = std::make_unique<obs::Logger>(
+            obs::LogOptions{obs::LogLevel::kDebug, true, log_file}, clock);
         std::unique_ptr<Embedder> e;
         if (lexical) {
             e = std::make_unique<LexicalEmbedder>();
@@ -129,7 +138,8 @@ std::vector<std::string> Words(int n, const std::string& word) {
 TEST(EmbeddingService, ReturnsOneRowPerTextInInputOrder) {
     Harness h(Harness::Defaults(), /*lexical=*/true);
     std::vector<std::string> texts;
-    for (int i = 0; i < 50; ++i) texts.push_back("text number " + std::to_string(i) + std::string(i % 7, 'x'));
+    for (int i = 0; i < 50; ++i)
+        texts.push_back("text number " + std::to_string(i) + std::string(i % 7, 'x'));
     auto rows = h.service->Embed(texts, Priority::kBulk);
     ASSERT_TRUE(rows.ok()) << rows.error().message;
     ASSERT_EQ(rows->size(), texts.size());
@@ -353,7 +363,9 @@ TEST(EmbeddingService, PropagatesEmbedderErrors) {
     EXPECT_EQ(r.error().code, ErrorCode::kUnavailable);
     EXPECT_EQ(r.error().message, "model exploded");
     EXPECT_EQ(h.metrics.AddCounter("contex_errors_total", "", {"component", "kind"})
-                  .WithLabels({"embedding", "unavailable"}).value(), 1.0);
+                  .WithLabels({"embedding", "unavailable"})
+                  .value(),
+              1.0);
 }
 
 TEST(EmbeddingService, ShutdownFailsQueuedWorkAndLaterCalls) {
@@ -402,8 +414,12 @@ TEST(EmbeddingService, ManyConcurrentCallersGetTheirOwnRows) {
                     texts.push_back("caller " + std::to_string(c) + " round " +
                                     std::to_string(round) + " item " + std::to_string(i));
                 }
-                auto rows = h.service->Embed(texts, c % 2 ? Priority::kBulk : Priority::kInteractive);
-                if (!rows.ok()) { ++wrong; continue; }
+                auto rows =
+                    h.service->Embed(texts, c % 2 ? Priority::kBulk : Priority::kInteractive);
+                if (!rows.ok()) {
+                    ++wrong;
+                    continue;
+                }
                 for (std::size_t i = 0; i < texts.size(); ++i) {
                     if ((*rows)[i] != LexicalEmbedder::EmbedOne(texts[i])) ++wrong;
                 }
@@ -495,12 +511,14 @@ TEST(EmbeddingService, BackgroundRetrySwitchesFromTheFallbackToTheModel) {
     ASSERT_NE(model, nullptr);
     EXPECT_FALSE(model->batches().empty());
     const std::string metrics = h.metrics.Render();
-    EXPECT_THAT(metrics, ::testing::HasSubstr(
-                             "contex_embedding_model_info{model=\"test/scripted\",provider=\"local\","
-                             "dim=\"8\",precision=\"int8\"} 1"));
-    EXPECT_THAT(metrics, ::testing::HasSubstr(
-                             "contex_embedding_model_info{model=\"contex/lexical-v1\",provider=\"lexical\","
-                             "dim=\"384\",precision=\"fp32\"} 0"));
+    EXPECT_THAT(metrics,
+                ::testing::HasSubstr(
+                    "contex_embedding_model_info{model=\"test/scripted\",provider=\"local\","
+                    "dim=\"8\",precision=\"int8\"} 1"));
+    EXPECT_THAT(metrics,
+                ::testing::HasSubstr(
+                    "contex_embedding_model_info{model=\"contex/lexical-v1\",provider=\"lexical\","
+                    "dim=\"384\",precision=\"fp32\"} 0"));
 }
 
 TEST(EmbeddingService, QueuedTextsFinishOnTheModelTheyWereSubmittedTo) {
@@ -539,9 +557,10 @@ TEST(EmbeddingService, ShutdownStopsAWaitingRetry) {
 TEST(EmbeddingService, ExportsModelInfo) {
     Harness h(Harness::Defaults(), /*lexical=*/true);
     const std::string text = h.metrics.Render();
-    EXPECT_THAT(text, ::testing::HasSubstr(
-                          "contex_embedding_model_info{model=\"contex/lexical-v1\",provider=\"local\","
-                          "dim=\"384\",precision=\"fp32\"} 1"));
+    EXPECT_THAT(text,
+                ::testing::HasSubstr(
+                    "contex_embedding_model_info{model=\"contex/lexical-v1\",provider=\"local\","
+                    "dim=\"384\",precision=\"fp32\"} 1"));
     ASSERT_TRUE(h.service->Embed(std::vector<std::string>{"x y"}, Priority::kBulk).ok());
     EXPECT_THAT(h.metrics.Render(), ::testing::HasSubstr("contex_embedding_batch_size_count 1"));
 }

@@ -110,8 +110,8 @@ Result<std::unique_ptr<EmbeddingService>> CreateEmbeddingService(const Embedding
     } else {
         const Error& error = embedder.error();
         // A wrong EMBEDDING_DIM is a configuration error, never papered over.
-        const bool config_error = config.provider == ProviderKind::kOpenAi &&
-                                  error.code == ErrorCode::kInvalidArgument;
+        const bool config_error =
+            config.provider == ProviderKind::kOpenAi && error.code == ErrorCode::kInvalidArgument;
         if (config.strict || config_error) {
             return Error(error.code, "embedding model " + config.model +
                                          " could not be loaded: " + error.message);

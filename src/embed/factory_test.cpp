@@ -21,7 +21,7 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 class FactoryTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         log_file_ = std::tmpfile();
         logger_ = std::make_unique<obs::Logger>(
@@ -78,8 +78,9 @@ TEST_F(FactoryTest, FallsBackToLexicalWhenNoModelCanBeLoaded) {
     EXPECT_EQ(health.status, obs::HealthStatus::kDegraded);
     EXPECT_EQ(health.message, "Using built-in lexical embedder (no model available)");
     const std::string logs = Logs();
-    EXPECT_THAT(logs,
-                HasSubstr("\"message\":\"Embedding model unavailable; using built-in lexical embedder\""));
+    EXPECT_THAT(
+        logs,
+        HasSubstr("\"message\":\"Embedding model unavailable; using built-in lexical embedder\""));
     EXPECT_THAT(logs, HasSubstr("\"level\":\"ERROR\""));
     EXPECT_EQ(metrics_.AddGauge("contex_embedding_degraded", "").Get().value(), 1.0);
     auto rows = (*s)->Embed(std::vector<std::string>{"still works"}, Priority::kInteractive);

@@ -35,7 +35,7 @@ struct Request {
 
 struct Response {
     long status = 0;
-    std::string body;  // empty when Request::on_body was set
+    std::string body;     // empty when Request::on_body was set
     Headers headers;      // of the final response
     Headers all_headers;  // of every response along the redirect chain, in order
     // First value of `name` (lower-case) in headers / all_headers.

@@ -12,7 +12,7 @@ inline constexpr std::string_view kLexicalModelId = "contex/lexical-v1";
 
 // Stateless and thread-safe. Token-less text yields a zero vector (matches nothing).
 class LexicalEmbedder final : public Embedder {
-public:
+  public:
     LexicalEmbedder();
     const std::string& model_id() const override { return model_id_; }
     int dim() const override { return kLexicalDim; }
@@ -23,7 +23,7 @@ public:
     // The vector of one text (never fails; invalid UTF-8 is repaired first).
     static Vector EmbedOne(std::string_view text);
 
-private:
+  private:
     std::string model_id_;
 };
 

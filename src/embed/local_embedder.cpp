@@ -7,9 +7,9 @@ Result<std::unique_ptr<LocalEmbedder>> LocalEmbedder::Load(const std::filesystem
                                                            std::string model_id) {
     CONTEX_ASSIGN_OR_RETURN(auto tokenizer, native::WordPieceTokenizer::Load(dir));
     CONTEX_ASSIGN_OR_RETURN(
-        auto model, native::BertModel::Load(dir, precision == Precision::kInt8
-                                                     ? native::Precision::kInt8
-                                                     : native::Precision::kFp32));
+        auto model,
+        native::BertModel::Load(dir, precision == Precision::kInt8 ? native::Precision::kInt8
+                                                                   : native::Precision::kFp32));
     return std::unique_ptr<LocalEmbedder>(
         new LocalEmbedder(std::move(model), std::move(tokenizer), std::move(model_id)));
 }

@@ -18,12 +18,11 @@ namespace contex::embed {
 // Workspace from a free list (the list's mutex is held only to pop/push, never during
 // inference). Thread-safe.
 class LocalEmbedder final : public Embedder {
-public:
+  public:
     // Loads tokenizer and weights from `dir`. Errors from BertModel::Load /
     // WordPieceTokenizer::Load (kNotFound, kInvalidArgument, kInternal).
     static Result<std::unique_ptr<LocalEmbedder>> Load(const std::filesystem::path& dir,
-                                                       Precision precision,
-                                                       std::string model_id);
+                                                       Precision precision, std::string model_id);
 
     const std::string& model_id() const override { return model_id_; }
     int dim() const override { return model_->info().hidden; }
@@ -37,7 +36,7 @@ public:
 
     const native::BertModel& model() const { return *model_; }
 
-private:
+  private:
     LocalEmbedder(std::unique_ptr<native::BertModel> model, native::WordPieceTokenizer tokenizer,
                   std::string model_id);
     std::unique_ptr<native::BertModel::Workspace> AcquireWorkspace();

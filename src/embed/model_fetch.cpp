@@ -4,8 +4,8 @@
 
 #include <array>
 #include <cctype>
-#include <cstdlib>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <memory>
 #include <optional>
@@ -201,8 +201,7 @@ Result<FetchedFile> FetchFile(const EmbeddingConfig& config, std::string_view na
     if (expected && file.size != *expected) {
         if (file.size > *expected) fs::remove(part, ec);
         return Unavailable("size mismatch for " + std::string(name) + ": expected " +
-                           std::to_string(*expected) + " bytes, got " +
-                           std::to_string(file.size));
+                           std::to_string(*expected) + " bytes, got " + std::to_string(file.size));
     }
     CONTEX_ASSIGN_OR_RETURN(file.sha256, Sha256OfFile(part));
     const std::string lfs = LfsSha256(resp->AnyHeader("x-linked-etag"));
@@ -241,13 +240,15 @@ fs::path ModelCachePath(const EmbeddingConfig& config) {
 }
 
 Status CheckModelDirectory(const fs::path& dir) {
-    if (!fs::is_directory(dir)) return NotFound("model directory " + dir.string() + " does not exist");
+    if (!fs::is_directory(dir))
+        return NotFound("model directory " + dir.string() + " does not exist");
     for (const char* f : {"config.json", "model.safetensors"}) {
-        if (!fs::is_regular_file(dir / f)) return NotFound("model directory " + dir.string() +
-                                                           " has no " + f);
+        if (!fs::is_regular_file(dir / f))
+            return NotFound("model directory " + dir.string() + " has no " + f);
     }
     if (!fs::is_regular_file(dir / "tokenizer.json") && !fs::is_regular_file(dir / "vocab.txt")) {
-        return NotFound("model directory " + dir.string() + " has neither tokenizer.json nor vocab.txt");
+        return NotFound("model directory " + dir.string() +
+                        " has neither tokenizer.json nor vocab.txt");
     }
     return OkStatus();
 }
@@ -270,8 +271,8 @@ Result<json::object> VerifyManifest(const fs::path& dir) {
         const json::value* want = info.is_object() ? info.as_object().if_contains("size") : nullptr;
         if (want == nullptr || !want->is_number() ||
             static_cast<std::uint64_t>(want->to_number<double>()) != size) {
-            return Error(ErrorCode::kConflict, "model file " + file.string() +
-                                                   " does not have the size in the manifest");
+            return Error(ErrorCode::kConflict,
+                         "model file " + file.string() + " does not have the size in the manifest");
         }
     }
     CONTEX_TRY(CheckModelDirectory(dir));
@@ -297,9 +298,9 @@ Result<fs::path> FetchModel(const EmbeddingConfig& config, FetchProgress progres
                            "`contex model fetch` with network access or set EMBEDDING_MODEL to a "
                            "model directory");
     }
-    const fs::path tmp = fs::path(config.model_dir) / ".partial" /
-                         (ReplaceSlashes(config.model, "--") + "@" +
-                          ReplaceSlashes(config.model_revision, "--"));
+    const fs::path tmp =
+        fs::path(config.model_dir) / ".partial" /
+        (ReplaceSlashes(config.model, "--") + "@" + ReplaceSlashes(config.model_revision, "--"));
     std::error_code ec;
     fs::create_directories(tmp, ec);
     if (ec) return Internal("cannot create " + tmp.string() + ": " + ec.message());
@@ -328,13 +329,16 @@ Result<fs::path> FetchModel(const EmbeddingConfig& config, FetchProgress progres
     manifest["commit"] = commit;
     manifest["endpoint"] = Endpoint(config);
     manifest["files"] = std::move(files);
-    CONTEX_TRY(WriteFileAtomically(tmp / std::string(kManifestName), ToPrettyJson(manifest) + "\n"));
+    CONTEX_TRY(
+        WriteFileAtomically(tmp / std::string(kManifestName), ToPrettyJson(manifest) + "\n"));
 
     fs::create_directories(final_dir.parent_path(), ec);
-    if (ec) return Internal("cannot create " + final_dir.parent_path().string() + ": " + ec.message());
+    if (ec)
+        return Internal("cannot create " + final_dir.parent_path().string() + ": " + ec.message());
     if (fs::exists(final_dir)) fs::remove_all(final_dir, ec);  // failed verification above
     fs::rename(tmp, final_dir, ec);
-    if (ec) return Internal("cannot move the model into " + final_dir.string() + ": " + ec.message());
+    if (ec)
+        return Internal("cannot move the model into " + final_dir.string() + ": " + ec.message());
     return final_dir;
 }
 

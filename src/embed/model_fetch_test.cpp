@@ -28,7 +28,7 @@ constexpr char kCommit[] = "0123456789abcdef0123456789abcdef01234567";
 // weights through a redirect to a "CDN" path (like LFS files), with the headers the
 // real hub sends. Behaviour switches let tests break a download.
 class FakeHub {
-public:
+  public:
     FakeHub() {
         std::mt19937 rng(42);
         std::string weights(300000, '\0');
@@ -38,7 +38,8 @@ public:
         files_["vocab.txt"] = "[PAD]\n[UNK]\n[CLS]\n[SEP]\nhello\n";
         files_["modules.json"] = "[]";
         files_["1_Pooling/config.json"] = R"({"pooling_mode_mean_tokens":true})";
-        server_ = std::make_unique<FakeHttpServer>([this](const FakeRequest& r) { return Handle(r); });
+        server_ =
+            std::make_unique<FakeHttpServer>([this](const FakeRequest& r) { return Handle(r); });
     }
     std::string endpoint() const { return server_->base_url(); }
     std::vector<FakeRequest> requests() const { return server_->requests(); }
@@ -48,7 +49,7 @@ public:
     std::atomic<bool> corrupt_cdn{false};
     std::atomic<bool> ignore_range{false};
 
-private:
+  private:
     FakeResponse Handle(const FakeRequest& r) {
         const std::string resolve = std::string("/") + kRepo + "/resolve/main/";
         if (r.target.rfind("/cdn/", 0) == 0) return Cdn(r);
@@ -65,7 +66,8 @@ private:
                     "",
                     std::nullopt};
         }
-        return {200, {{"X-Repo-Commit", kCommit}, {"ETag", "\"gitsha\""}}, it->second, std::nullopt};
+        return {
+            200, {{"X-Repo-Commit", kCommit}, {"ETag", "\"gitsha\""}}, it->second, std::nullopt};
     }
 
     FakeResponse Cdn(const FakeRequest& r) {
@@ -74,7 +76,8 @@ private:
         FakeResponse resp;
         auto range = r.headers.find("range");
         if (range != r.headers.end() && !ignore_range) {
-            const std::size_t from = std::stoull(range->second.substr(std::string("bytes=").size()));
+            const std::size_t from =
+                std::stoull(range->second.substr(std::string("bytes=").size()));
             resp.status = 206;
             resp.headers.push_back({"Content-Range", "bytes " + std::to_string(from) + "-" +
                                                          std::to_string(body.size() - 1) + "/" +
@@ -92,7 +95,7 @@ private:
 };
 
 class ModelFetchTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         dir_ = fs::temp_directory_path() / ("contex-fetch-" + RandomHex(8));
         config_.model = kRepo;
@@ -177,8 +180,9 @@ TEST_F(ModelFetchTest, ResumesAnInterruptedDownloadWithRange) {
     EXPECT_EQ(cdn[1].headers.at("range"), "bytes=100000-");
     // Files completed before the interruption are not fetched again.
     int config_fetches = 0;
-    for (const auto& r : requests) config_fetches += r.target.ends_with("/config.json") &&
-                                                     r.target.find("1_Pooling") == std::string::npos;
+    for (const auto& r : requests)
+        config_fetches +=
+            r.target.ends_with("/config.json") && r.target.find("1_Pooling") == std::string::npos;
     EXPECT_EQ(config_fetches, 1);
 }
 
@@ -245,7 +249,8 @@ TEST(ModelFetch, NamesCacheDirectoriesAfterRepoAndRevision) {
     c.model_dir = "/cache";
     c.model = "sentence-transformers/all-MiniLM-L6-v2";
     c.model_revision = "refs/pr/1";
-    EXPECT_EQ(ModelCachePath(c), fs::path("/cache/sentence-transformers--all-MiniLM-L6-v2/refs--pr--1"));
+    EXPECT_EQ(ModelCachePath(c),
+              fs::path("/cache/sentence-transformers--all-MiniLM-L6-v2/refs--pr--1"));
     EXPECT_FALSE(IsModelDirectory("sentence-transformers/all-MiniLM-L6-v2"));
     EXPECT_TRUE(IsModelDirectory("./models/x"));
     EXPECT_TRUE(IsModelDirectory("/opt/models/x"));

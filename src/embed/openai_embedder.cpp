@@ -156,7 +156,8 @@ Result<std::string> OpenAiEmbedder::PostWithRetries(const std::string& body) {
     req.timeout = options_.timeout;
     req.headers.push_back("Content-Type: application/json");
     req.headers.push_back("Accept: application/json");
-    if (!options_.api_key.empty()) req.headers.push_back("Authorization: Bearer " + options_.api_key);
+    if (!options_.api_key.empty())
+        req.headers.push_back("Authorization: Bearer " + options_.api_key);
 
     Error last;
     for (int attempt = 0;; ++attempt) {

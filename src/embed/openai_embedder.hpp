@@ -18,11 +18,11 @@ class MetricsRegistry;
 namespace contex::embed {
 
 struct OpenAiOptions {
-    std::string api_url;  // EMBEDDING_API_URL, with or without a trailing /v1
-    std::string api_key;  // EMBEDDING_API_KEY; sent as a bearer token when non-empty
-    std::string model;    // EMBEDDING_MODEL, sent as "model"
-    int expected_dim = 0; // EMBEDDING_DIM; 0 = take what the endpoint returns
-    int batch = 64;       // EMBEDDING_API_BATCH: inputs per request
+    std::string api_url;   // EMBEDDING_API_URL, with or without a trailing /v1
+    std::string api_key;   // EMBEDDING_API_KEY; sent as a bearer token when non-empty
+    std::string model;     // EMBEDDING_MODEL, sent as "model"
+    int expected_dim = 0;  // EMBEDDING_DIM; 0 = take what the endpoint returns
+    int batch = 64;        // EMBEDDING_API_BATCH: inputs per request
     std::chrono::milliseconds timeout{30000};  // EMBEDDING_API_TIMEOUT per request
     int max_tokens = 512;  // EMBEDDING_MAX_TOKENS: inputs are cut at max_tokens × 4 characters
     int retries = 3;       // on 429, 5xx and network errors
@@ -42,7 +42,7 @@ std::chrono::milliseconds RetryDelay(int attempt, std::optional<std::string> ret
 
 // Thread-safe (each request uses its own connection).
 class OpenAiEmbedder final : public Embedder {
-public:
+  public:
     // Probes the endpoint once to discover the dimension. kInvalidArgument when it differs
     // from expected_dim; kUnavailable/kTimeout when the endpoint cannot be reached.
     static Result<std::unique_ptr<OpenAiEmbedder>> Create(OpenAiOptions options);
@@ -57,7 +57,7 @@ public:
     // kTimeout (last attempt timed out).
     Result<std::vector<Vector>> Embed(std::span<const std::string> texts) override;
 
-private:
+  private:
     explicit OpenAiEmbedder(OpenAiOptions options);
     Result<std::vector<Vector>> EmbedChunk(std::span<const std::string> texts);
     Result<std::string> PostWithRetries(const std::string& body);

@@ -192,9 +192,13 @@ TEST(OpenAiEmbedder, GivesUpAfterThreeRetriesAsUnavailable) {
     EXPECT_EQ(server.requests().size(), 4u);
     EXPECT_EQ(sleeps.delays.size(), 3u);
     EXPECT_EQ(metrics.AddCounter("contex_retries_total", "", {"operation"})
-                  .WithLabels({"embedding_api"}).value(), 3.0);
+                  .WithLabels({"embedding_api"})
+                  .value(),
+              3.0);
     EXPECT_EQ(metrics.AddCounter("contex_retry_exhausted_total", "", {"operation"})
-                  .WithLabels({"embedding_api"}).value(), 1.0);
+                  .WithLabels({"embedding_api"})
+                  .value(),
+              1.0);
 }
 
 TEST(OpenAiEmbedder, DoesNotRetryClientErrors) {
@@ -211,8 +215,8 @@ TEST(OpenAiEmbedder, DoesNotRetryClientErrors) {
 
 TEST(OpenAiEmbedder, RejectsMalformedResponses) {
     for (const std::string& body : {std::string("not json"), std::string(R"({"data":[]})"),
-                                   std::string(R"({"data":[{"index":0,"embedding":[0,0]}]})"),
-                                   std::string(R"({"data":[{"index":5,"embedding":[1]}]})")}) {
+                                    std::string(R"({"data":[{"index":0,"embedding":[0,0]}]})"),
+                                    std::string(R"({"data":[{"index":5,"embedding":[1]}]})")}) {
         SCOPED_TRACE(body);
         FakeHttpServer server([&](const FakeRequest&) -> FakeResponse {
             return {200, {}, body, std::nullopt};

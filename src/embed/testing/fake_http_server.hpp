@@ -33,7 +33,7 @@ struct FakeResponse {
 };
 
 class FakeHttpServer {
-public:
+  public:
     using Handler = std::function<FakeResponse(const FakeRequest&)>;
     // Binds and starts serving; aborts the test binary when no port can be bound.
     explicit FakeHttpServer(Handler handler);
@@ -46,7 +46,7 @@ public:
     // Every request received so far, in order. Thread-safe.
     std::vector<FakeRequest> requests() const;
 
-private:
+  private:
     void Serve();
     void HandleConnection(int fd);
 
