@@ -67,8 +67,12 @@ class EmbeddingService {
 
     // Blocking; callable from many threads, never from an EmbedCallback. Rows in input
     // order. Prefix by priority: kInteractive → query prefix, kBulk → document prefix.
-    // Errors: kUnavailable "Embedding service unavailable" when the queue has no room for
-    // enqueue_timeout (30 s), kUnavailable after Shutdown, the embedder's error otherwise.
+    // Use the TextKind overload when the two disagree (re-embedding needs at bulk priority).
+    // Cached texts are answered without queueing. Admission is all-or-nothing: a request
+    // is queued when pending + its misses <= queue_limit, or when nothing is pending (so
+    // one oversized request still runs). Errors: kUnavailable "Embedding service
+    // unavailable" when there is no room for enqueue_timeout (30 s), kUnavailable after
+    // Shutdown, the embedder's error otherwise (the whole request fails).
     Result<std::vector<Vector>> Embed(std::span<const std::string> texts, Priority priority);
     Result<std::vector<Vector>> Embed(std::span<const std::string> texts, Priority priority,
                                       TextKind kind);
