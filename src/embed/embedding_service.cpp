@@ -405,6 +405,7 @@ void EmbeddingService::SwitchEmbedder(std::unique_ptr<Embedder> embedder, std::s
     {
         std::lock_guard lock(health_mutex_);
         health_cached_ = false;
+        ++health_generation_;
     }
     logger_.Log(obs::LogLevel::kInfo, "contex.embedding", "Embedding model loaded",
                 {{"model", json::value(id)},
@@ -501,16 +502,36 @@ obs::ComponentHealth EmbeddingService::SelfTest() {
 }
 
 obs::ComponentHealth EmbeddingService::CheckHealth() {
+    // The self-test runs without the lock: a slow or hanging provider (a remote endpoint
+    // retrying) must not pile up health checks behind it. Meanwhile callers get the last
+    // result, or "in progress" before there is one.
     obs::ComponentHealth h;
+    bool run = false;
+    std::uint64_t generation = 0;
     {
         std::lock_guard lock(health_mutex_);
-        const auto now = clock_.Monotonic();
-        if (!health_cached_ || now - health_checked_at_ >= kHealthCacheFor) {
-            health_ = SelfTest();
-            health_checked_at_ = now;
+        const bool stale =
+            !health_cached_ || clock_.Monotonic() - health_checked_at_ >= kHealthCacheFor;
+        if (stale && !health_running_) {
+            run = true;
+            health_running_ = true;
+            generation = health_generation_;
+        } else if (health_cached_) {
+            h = health_;
+        } else {
+            h.status = obs::HealthStatus::kDegraded;
+            h.message = "Embedding self-test in progress";
+        }
+    }
+    if (run) {
+        h = SelfTest();
+        std::lock_guard lock(health_mutex_);
+        health_running_ = false;
+        if (generation == health_generation_) {  // no model switch in between
+            health_ = h;
+            health_checked_at_ = clock_.Monotonic();
             health_cached_ = true;
         }
-        h = health_;
     }
     if (reembedding_ && h.status == obs::HealthStatus::kHealthy) {
         h.status = obs::HealthStatus::kDegraded;

@@ -185,9 +185,11 @@ class EmbeddingService {
     std::atomic<bool> reembedding_{false};
 
     std::mutex health_mutex_;
-    bool health_cached_ = false;         // guarded by health_mutex_
-    Clock::MonoTime health_checked_at_;  // guarded by health_mutex_
-    obs::ComponentHealth health_;        // guarded by health_mutex_
+    bool health_cached_ = false;           // guarded by health_mutex_
+    Clock::MonoTime health_checked_at_;    // guarded by health_mutex_
+    obs::ComponentHealth health_;          // guarded by health_mutex_
+    bool health_running_ = false;          // guarded by health_mutex_
+    std::uint64_t health_generation_ = 0;  // guarded by health_mutex_; bumped on a switch
 };
 
 // Resolves EMBEDDING_PROVIDER, the model (directory or hub id, fetched when allowed) and

@@ -447,6 +447,19 @@ TEST(EmbeddingService, ReportsHealthAndCachesTheSelfTest) {
     EXPECT_EQ(h.scripted->batches().size(), calls + 1);
 }
 
+TEST(EmbeddingService, HealthChecksDoNotQueueBehindASlowSelfTest) {
+    Harness h;
+    h.scripted->Close();  // the self-test hangs inside the model
+    auto first = std::async(std::launch::async, [&] { return h.service->CheckHealth(); });
+    ASSERT_TRUE(h.scripted->WaitInside(1));
+    const auto meanwhile = h.service->CheckHealth();  // answered at once
+    EXPECT_EQ(meanwhile.status, obs::HealthStatus::kDegraded);
+    EXPECT_EQ(meanwhile.message, "Embedding self-test in progress");
+    h.scripted->Open();
+    EXPECT_EQ(first.get().status, obs::HealthStatus::kHealthy);
+    EXPECT_EQ(h.service->CheckHealth().status, obs::HealthStatus::kHealthy);
+}
+
 TEST(EmbeddingService, FailingSelfTestIsUnhealthy) {
     Harness h;
     h.scripted->Fail();
