@@ -1,13 +1,14 @@
 #!/usr/bin/python3
 """PyTorch (CPU, eager) baseline for the embedding runtime benchmark.
 
-Usage: torch_bench.py MODEL_DIR THREADS [BATCH]
+Usage: torch_bench.py MODEL_DIR THREADS [BATCH [PASSES [LATENCY_RUNS]]]
 
 Loads MODEL_DIR/model.safetensors (written by make_minilm_random.py) into a plain PyTorch
 BERT forward (the operations of transformers' BertModel: padded batch, additive attention
 mask, exact-erf GELU, post-LayerNorm, mean pooling, L2 normalisation) and runs the same
 token ids as the native benchmark: sentences/s over MODEL_DIR/inputs.json "throughput"
-(length-sorted, batches of BATCH, default 32) and batch-1 latency at 16 and 128 tokens.
+(length-sorted, batches of BATCH, default 32; median of PASSES, default 3) and batch-1
+latency at 16 and 128 tokens (median of LATENCY_RUNS, default 100).
 Prints one JSON object. Run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset.
 """
 import json
@@ -86,6 +87,8 @@ def pad(batch):
 def main():
     model_dir, threads = sys.argv[1], int(sys.argv[2])
     batch_size = int(sys.argv[3]) if len(sys.argv) > 3 else 32
+    passes = int(sys.argv[4]) if len(sys.argv) > 4 else 3
+    latency_runs = int(sys.argv[5]) if len(sys.argv) > 5 else 100
     torch.set_num_threads(threads)
     cfg = json.load(open(f"{model_dir}/config.json"))
     model = Bert(load_safetensors(f"{model_dir}/model.safetensors"), cfg)
@@ -97,24 +100,28 @@ def main():
     with torch.inference_mode():
         for ids, mask in batches[:4]:
             model(ids, mask)
-        rates = []
-        for _ in range(3):
-            t0 = time.perf_counter()
+        rates, cpu_rates = [], []
+        for _ in range(passes):
+            c0, t0 = time.process_time(), time.perf_counter()
             for ids, mask in batches:
                 model(ids, mask)
             rates.append(len(seqs) / (time.perf_counter() - t0))
+            cpu_rates.append(len(seqs) / (time.process_time() - c0))
         result["sentences_per_s"] = statistics.median(rates)
         result["sentences_per_s_runs"] = rates
+        result["sentences_per_cpu_s"] = statistics.median(cpu_rates)
         for n in ("16", "128"):
             ids, mask = pad([inputs["latency"][n]])
             for _ in range(10):
                 model(ids, mask)
-            times = []
-            for _ in range(100):
-                t0 = time.perf_counter()
+            times, cpu = [], []
+            for _ in range(latency_runs):
+                c0, t0 = time.process_time(), time.perf_counter()
                 model(ids, mask)
                 times.append((time.perf_counter() - t0) * 1e3)
+                cpu.append((time.process_time() - c0) * 1e3)
             result[f"latency_ms_{n}"] = statistics.median(times)
+            result[f"latency_cpu_ms_{n}"] = statistics.median(cpu)
     print(json.dumps(result))
 
 

@@ -1,0 +1,32 @@
+#!/bin/bash
+# Embedding runtime benchmark (issue 4): native runtime vs PyTorch on a random-weight
+# model of the all-MiniLM-L6-v2 shape, identical token ids, 1 and 2 threads.
+#
+#   bench/embed/run.sh BUILD_DIR     # a Release build dir that built embed_native_bench
+#
+# Prints one JSON line per configuration plus '#' lines with the machine load; record the
+# figures in bench/RESULTS.md ("Embedding runtime"). The model is written to a temp dir.
+set -euo pipefail
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:?usage: run.sh BUILD_DIR}
+bin="$build/src/embed/native/embed_native_bench"
+work=$(mktemp -d /tmp/contex-embed-bench.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+/usr/bin/python3 "$root/bench/embed/make_minilm_random.py" \
+  "$root/../shared/models/all-MiniLM-L6-v2" "$work/model"
+# Both sides without the half-speed OpenBLAS settings these machines export.
+run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
+load() { echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+echo "# nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+for threads in 1 2; do
+  load
+  # WORKERS=threads workspaces of 1 oneDNN thread each (latency: one workspace, threads).
+  run "$bin" "$work/model" fp32 "$threads" 1
+  run "$bin" "$work/model" int8 "$threads" 1
+  run /usr/bin/python3 "$root/bench/embed/torch_bench.py" "$work/model" "$threads" 32 3 30
+done
+load
+# One workspace with 2 intra-op threads, for comparison with 2 workers.
+run "$bin" "$work/model" fp32 1 2
+run "$bin" "$work/model" int8 1 2
+load
