@@ -90,6 +90,29 @@ std::optional<std::string> QueryLiteral(const server::Request& request, std::str
     return std::nullopt;
 }
 
+constexpr char kSseGauge[] = "contex_sse_connections";
+constexpr char kSseGaugeHelp[] = "Open SSE streams.";
+
+// What an open SSE stream holds until it finishes: the engine subscription and its place
+// in contex_sse_connections.
+class StreamResources {
+  public:
+    StreamResources(std::unique_ptr<engine::StreamSubscription> subscription, obs::Gauge* gauge)
+        : subscription_(std::move(subscription)), gauge_(gauge) {
+        if (gauge_) gauge_->Add(1);
+    }
+    ~StreamResources() {
+        subscription_.reset();  // stop deliveries before the stream counts as closed
+        if (gauge_) gauge_->Add(-1);
+    }
+    StreamResources(const StreamResources&) = delete;
+    StreamResources& operator=(const StreamResources&) = delete;
+
+  private:
+    std::unique_ptr<engine::StreamSubscription> subscription_;
+    obs::Gauge* gauge_;
+};
+
 std::string SafeFileName(std::string_view name) {
     std::string out(name);
     for (char& c : out) {
@@ -99,6 +122,10 @@ std::string SafeFileName(std::string_view name) {
 }
 
 }  // namespace
+
+void RegisterCoreMetrics(obs::MetricsRegistry& metrics) {
+    metrics.AddGauge(kSseGauge, kSseGaugeHelp).Get();
+}
 
 // ---- publish ---------------------------------------------------------------------------
 
@@ -290,7 +317,10 @@ server::Response HandleAgentStream(const ApiContext& context, server::Request& r
             if (message.type == "unregistered") s->Close();
         });
     if (!subscription.ok()) return ErrorToResponse(subscription.error(), request);
-    std::shared_ptr<engine::StreamSubscription> held = std::move(*subscription);
+    obs::Gauge* gauge =
+        context.metrics ? &context.metrics->AddGauge(kSseGauge, kSseGaugeHelp).Get() : nullptr;
+    // Released when the stream finishes, or with the stream if it is never served.
+    auto held = std::make_shared<StreamResources>(std::move(*subscription), gauge);
     stream->SetOnFinished([held]() mutable { held.reset(); });
     server::Response response;
     response.status = 200;

@@ -5,9 +5,14 @@
 #pragma once
 
 #include "api/routes.hpp"
+#include "observability/metrics.hpp"
 #include "server/http.hpp"
 
 namespace contex::api {
+
+// Registers the metrics the core handlers maintain (contex_sse_connections), so they are
+// exposed from start-up.
+void RegisterCoreMetrics(obs::MetricsRegistry& metrics);
 
 // POST /data/publish -> 200 {"status":"published",...}; 422; 413; 503.
 server::Response HandlePublish(const ApiContext& context, server::Request& request);

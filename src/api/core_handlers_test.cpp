@@ -24,6 +24,7 @@ struct Harness {
         context.engine = &engine;
         context.clock = &clock;
         context.max_batch_items = 3;
+        context.metrics = &metrics;
         RegisterRoutes(router, context);
     }
 
@@ -61,6 +62,7 @@ struct Harness {
 
     FakeEngine engine;
     ManualClock clock;
+    obs::MetricsRegistry metrics;
     ApiContext context;
     server::Router router;
 };
@@ -674,8 +676,10 @@ TEST(AgentStream, OpensWithTheEngineFramesAndOwnsTheSubscription) {
     ASSERT_EQ(frames.size(), 1u);
     EXPECT_TRUE(ending);
 
+    EXPECT_NE(h.metrics.Render().find("contex_sse_connections 1"), std::string::npos);
     r.stream->Finish();  // the server finished writing
     EXPECT_EQ(h.engine.open_subscriptions, 0);
+    EXPECT_NE(h.metrics.Render().find("contex_sse_connections 0"), std::string::npos);
 }
 
 TEST(AgentStream, DroppedResponseReleasesTheSubscription) {
@@ -683,8 +687,13 @@ TEST(AgentStream, DroppedResponseReleasesTheSubscription) {
     {
         auto r = h.Call("GET", "/api/v1/agents/code-reviewer/stream");
         EXPECT_EQ(h.engine.open_subscriptions, 1);
+        EXPECT_EQ(h.metrics.AddGauge("contex_sse_connections", "").Get().value(), 1);
     }
     EXPECT_EQ(h.engine.open_subscriptions, 0);
+    EXPECT_EQ(h.metrics.AddGauge("contex_sse_connections", "").Get().value(), 0);
+    // A refused stream is not counted.
+    EXPECT_EQ(h.Call("GET", "/api/v1/agents/nope/stream").status, 404);
+    EXPECT_EQ(h.metrics.AddGauge("contex_sse_connections", "").Get().value(), 0);
     h.engine.stream_deliver({10, "data_update", "{}"});  // stream gone: ignored
 }
 

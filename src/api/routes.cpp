@@ -31,6 +31,7 @@ void RegisterRoutes(server::Router& router, const ApiContext& ctx) {
     router.AddApi("GET", "/metrics", bind(HandleMetrics), scrape);
 
     if (!ctx.engine) return;  // core routes need the engine (tests of the foundation run without)
+    if (ctx.metrics) RegisterCoreMetrics(*ctx.metrics);
     const RouteOptions core{.dispatch = Dispatch::kPool, .legacy = true};
 
     // --- data (api.md §3.3-3.4) ---------------------------------------------------

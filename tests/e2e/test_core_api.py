@@ -39,6 +39,12 @@ def register(server, agent, project, needs, **extra):
     return r.json()
 
 
+def sse_gauge(server):
+    metrics = server.get("/metrics").body
+    [line] = [l for l in metrics.splitlines() if l.startswith("contex_sse_connections ")]
+    return float(line.split()[1])
+
+
 def detail(r):
     assert r.status == 422, (r.status, r.body)
     return r.json()["detail"]
@@ -519,6 +525,7 @@ def test_stream_initial_context_updates_and_resume(core):
     assert s.headers["Cache-Control"] == "no-cache"
     frame = s.next_frame()
     assert frame["event"] == "initial_context" and frame["id"] == "1"
+    assert sse_gauge(core) >= 1
     assert frame["data"]["type"] == "initial_context" and frame["data"]["agent_id"] == agent
     publish(core, project, "db_config", {"database": "PostgreSQL", "host": "db.internal", "pool": 10})
     frame = s.next_frame()
