@@ -3,6 +3,7 @@ validation errors and push over SSE, on SQLite (embedded default) and, when prov
 PostgreSQL + Redis."""
 import json
 import re
+import time
 import urllib.parse
 
 import pytest
@@ -628,3 +629,41 @@ def test_node_limit_is_a_422_at_body_data(make_server):
     assert body["results"][0]["error"].startswith("data produces ")
     assert body["results"][1] == {"status": "success", "project_id": "p", "data_key": "one",
                                   "sequence": "1", "changed": True}
+
+
+def test_redis_subscriber_receives_catch_up_initial_context_and_updates(core):
+    url = core.env.get("REDIS_URL")
+    if not url:
+        pytest.skip("this backend runs without Redis")
+    import redis
+
+    project, agent = uid("redis"), uid("agent")
+    pubsub = redis.Redis.from_url(url).pubsub()
+    pubsub.subscribe(f"agent:{agent}:updates")
+    confirmed = pubsub.get_message(timeout=5)  # the server's subscribe confirmation
+    assert confirmed and confirmed["type"] == "subscribe", confirmed
+
+    def next_message():
+        end = time.time() + 10
+        while time.time() < end:
+            m = pubsub.get_message(timeout=0.5)
+            if m and m["type"] == "message":
+                return json.loads(m["data"])
+        raise AssertionError("no Redis message")
+
+    publish(core, project, "tech_stack", TECH)
+    publish(core, project, "db_config", {"database": "PostgreSQL", "host": "db.internal"})
+    body = register(core, agent, project, ["database configuration PostgreSQL"], last_seen_sequence="0")
+    events = [next_message() for _ in range(body["caught_up_events"])]
+    for e in events:
+        assert list(e) == ["type", "agent_id", "project_id", "sequence", "event_type", "data_key", "data"]
+        assert e["type"] == "event" and e["agent_id"] == agent
+    assert [e["sequence"] for e in events] == sorted((e["sequence"] for e in events), key=int)
+    initial = next_message()
+    assert list(initial) == ["type", "agent_id", "project_id", "sequence", "format", "context"]
+    assert initial["type"] == "initial_context" and initial["sequence"] == "2"
+    publish(core, project, "db_config", {"database": "PostgreSQL", "host": "db2.internal"})
+    update = next_message()
+    assert update["type"] == "data_update" and update["data_key"] == "db_config" and update["sequence"] == "3"
+    assert update["data"] == {"database": "PostgreSQL", "host": "db2.internal"}
+    pubsub.close()
