@@ -8,7 +8,7 @@ import urllib.parse
 
 import pytest
 
-from core_helpers import SseClient, start_core_server, uid
+from core_helpers import SseClient, backend_env, start_core_server, uid
 
 DIGITS = re.compile(r"^\d+$")
 ISO = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}\+00:00$")
@@ -666,4 +666,49 @@ def test_redis_subscriber_receives_catch_up_initial_context_and_updates(core):
     update = next_message()
     assert update["type"] == "data_update" and update["data_key"] == "db_config" and update["sequence"] == "3"
     assert update["data"] == {"database": "PostgreSQL", "host": "db2.internal"}
+    pubsub.close()
+
+
+# ---- persistence and replicas (issue 7 "Done when") ---------------------------------------
+
+def redis_messages(pubsub, seconds):
+    """Every message that arrives within `seconds` (to prove that nothing else arrives)."""
+    got, end = [], time.time() + seconds
+    while time.time() < end:
+        m = pubsub.get_message(timeout=0.2)
+        if m and m["type"] == "message":
+            got.append(json.loads(m["data"]))
+    return got
+
+
+def test_agents_survive_a_restart(make_server, tmp_path):
+    env = {"EMBEDDING_PROVIDER": "lexical", "CONTEX_DATA_DIR": str(tmp_path / "data")}
+    first = make_server(env)
+    project, agent = uid("persist"), uid("agent")
+    register(first, agent, project, ["database configuration"])
+    assert first.terminate() == 0
+    second = make_server(env)
+    assert second.get(f"/api/v1/agents?project_id={project}").json() == {"agents": [agent], "count": 1}
+    s = SseClient(second, f"/api/v1/agents/{agent}/stream")
+    assert s.next_frame()["event"] == "initial_context"
+    publish(second, project, "db", {"database configuration": "PostgreSQL primary"})
+    frame = s.next_frame()
+    assert frame["event"] == "data_update" and frame["data"]["data_key"] == "db"
+    s.close()
+
+
+def test_two_replicas_send_exactly_one_update(make_server):
+    import redis
+
+    env = {"EMBEDDING_PROVIDER": "lexical", **backend_env("postgres")}
+    a, b = make_server(env), make_server(env)
+    project, agent = uid("replicas"), uid("agent")
+    pubsub = redis.Redis.from_url(env["REDIS_URL"]).pubsub()
+    pubsub.subscribe(f"agent:{agent}:updates")
+    assert pubsub.get_message(timeout=5)["type"] == "subscribe"
+    register(a, agent, project, ["database configuration"])
+    assert [m["type"] for m in redis_messages(pubsub, 2)] == ["initial_context"]
+    publish(b, project, "db", {"database configuration": "PostgreSQL primary"})
+    got = redis_messages(pubsub, 3)
+    assert [(m["type"], m["data_key"]) for m in got] == [("data_update", "db")], got
     pubsub.close()
