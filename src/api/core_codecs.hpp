@@ -87,6 +87,7 @@ json::object EncodeAgentList(const std::vector<std::string>& agent_ids);
 json::object EncodeEvents(json::array events);
 
 // ---- template definitions -------------------------------------------------------------
+// too_short for a list: "List should have at least 1 item after validation, not 0".
 void AddTooShortList(ValidationErrors& errors, Loc loc, json::value input, std::size_t min,
                      std::size_t actual);
 
