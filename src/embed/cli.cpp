@@ -1,5 +1,6 @@
 #include "embed/cli.hpp"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -51,7 +52,11 @@ int RunEmbedCommand(const EmbeddingConfig& config, std::vector<std::string> text
         s += '[';
         for (std::size_t k = 0; k < (*rows)[i].size(); ++k) {
             if (k) s += ',';
-            AppendDouble(s, static_cast<double>((*rows)[i][k]));
+            // Shortest text that reads back as the same float32 ("0.1", not the double
+            // expansion 0.10000000149011612).
+            char buf[32];
+            const auto res = std::to_chars(buf, buf + sizeof(buf), (*rows)[i][k]);
+            s.append(buf, res.ptr);
         }
         s += ']';
     }

@@ -9,6 +9,7 @@
 #include "common/json.hpp"
 #include "embed/cli.hpp"
 #include "embed/embedding_service.hpp"
+#include "embed/lexical_embedder.hpp"
 #include "embed/testing/fake_http_server.hpp"
 #include "embed/testing/fake_openai.hpp"
 #include "embed/testing/local_fixture.hpp"
@@ -147,7 +148,12 @@ TEST_F(FactoryTest, EmbedCommandPrintsModelDimAndVectors) {
     EXPECT_EQ(doc->at("model").as_string(), "contex/lexical-v1");
     EXPECT_EQ(doc->at("dim").as_int64(), 384);
     ASSERT_EQ(doc->at("vectors").as_array().size(), 2u);
-    EXPECT_EQ(doc->at("vectors").as_array()[0].as_array().size(), 384u);
+    const auto& first = doc->at("vectors").as_array()[0].as_array();
+    ASSERT_EQ(first.size(), 384u);
+    const Vector expected = LexicalEmbedder::EmbedOne("first line");
+    for (std::size_t k = 0; k < expected.size(); ++k) {
+        ASSERT_EQ(static_cast<float>(first[k].to_number<double>()), expected[k]) << k;
+    }
 
     std::ostringstream out2;
     std::istringstream unused("ignored\n");
