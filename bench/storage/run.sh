@@ -31,4 +31,4 @@ echo "== PostgreSQL settings: $(psql "$CONTEX_BENCH_POSTGRES_URL" -Atc "select s
 
 echo "== crash trials ($CRASH_TRIALS per backend)"
 CONTEX_TEST_POSTGRES_URL=$CONTEX_BENCH_POSTGRES_URL CONTEX_STORAGE_CRASH_TRIALS=$CRASH_TRIALS \
-  "$BUILD/src/storage/storage_crash_test" | grep -E 'crash-trials|OK|FAILED'
+  "$BUILD/src/storage/storage_crash_test" | grep -E 'crash-trials|trial [0-9]+:|OK|FAILED'

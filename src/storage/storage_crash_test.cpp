@@ -29,6 +29,15 @@ struct CrashStats {
 
 // Checks the invariants; returns a description of the first violation or "".
 std::string Verify(Storage& s, const std::string& project, const std::set<int64_t>& acked) {
+    // Barrier: a SIGKILLed PostgreSQL client can leave one statement (possibly its COMMIT)
+    // still executing in its server backend. Taking the project lock waits until that
+    // transaction has ended, so the reads below see a settled database.
+    auto barrier = s.WithProjectTransaction(project, [](ProjectTransaction& t) -> Status {
+        auto r = t.LockProject();
+        if (!r.ok()) return std::move(r).error();
+        return OkStatus();
+    });
+    if (!barrier.ok()) return "project lock failed: " + barrier.error().message;
     auto counter = s.CurrentSequence(project);
     if (!counter.ok()) return "CurrentSequence failed: " + counter.error().message;
     int64_t expected = 1;

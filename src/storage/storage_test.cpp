@@ -152,6 +152,19 @@ TEST_F(SqliteStorageTest, RefusesADatabaseNewerThanTheBinary) {
     EXPECT_EQ(s.error().code, ErrorCode::kConflict);
 }
 
+TEST(SqliteStorage, EchoLogsEveryStatementAtDebug) {
+    testing::TestEnv env(obs::LogLevel::kDebug);
+    StorageConfig config;
+    config.database_url = "sqlite:///:memory:";
+    config.echo = true;
+    auto s = OpenStorage(config, env.logger, env.metrics, env.clock);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->CurrentSequence("p").ok());
+    auto log = env.LogText();
+    EXPECT_NE(log.find("SQL statement"), std::string::npos);
+    EXPECT_NE(log.find("SELECT last_sequence FROM projects"), std::string::npos);
+}
+
 TEST_F(SqliteStorageTest, UnopenablePathIsUnavailable) {
     StorageConfig config;
     config.database_url = "sqlite:////proc/contex-cannot-create/x.db";

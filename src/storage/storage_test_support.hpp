@@ -25,9 +25,11 @@ namespace contex::storage::testing {
 
 // Logger, metrics and a manual clock for one test.
 struct TestEnv {
+    explicit TestEnv(obs::LogLevel level = obs::LogLevel::kInfo)
+        : logger(obs::LogOptions{level, true, log_file}, clock) {}
     ManualClock clock;
     std::FILE* log_file = std::tmpfile();
-    obs::Logger logger{obs::LogOptions{obs::LogLevel::kInfo, true, log_file}, clock};
+    obs::Logger logger;
     obs::MetricsRegistry metrics;
     ~TestEnv() {
         if (log_file) std::fclose(log_file);

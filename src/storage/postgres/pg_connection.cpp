@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "observability/logging.hpp"
 #include "observability/metrics.hpp"
 
 namespace contex::storage::pg {
@@ -48,6 +49,14 @@ double PgResult::Double(int row, int col) const {
     return std::strtod(PQgetvalue(r_, row, col), nullptr);
 }
 std::string PgResult::Bytes(int row, int col) const { return DecodeByteaHex(Text(row, col)); }
+int32_t PgResult::BinaryInt32(int row, int col) const {
+    auto t = Text(row, col);
+    if (t.size() != 4) return 0;
+    auto b = reinterpret_cast<const unsigned char*>(t.data());
+    return static_cast<int32_t>((uint32_t{b[0]} << 24) | (uint32_t{b[1]} << 16) |
+                                (uint32_t{b[2]} << 8) | uint32_t{b[3]});
+}
+
 int64_t PgResult::affected() const {
     const char* n = r_ ? PQcmdTuples(r_) : "";
     return (n && *n) ? std::strtoll(n, nullptr, 10) : 0;
@@ -90,6 +99,9 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
         while (!msg.empty() && (msg.back() == '\n' || msg.back() == ' ')) msg.pop_back();
         return Unavailable("Database unavailable: " + msg);
     }
+    // Server NOTICEs (e.g. "already exists, skipping" from idempotent DDL) would go to
+    // stderr, which is not the JSON log; they carry nothing operators need.
+    PQsetNoticeProcessor(c->conn_, [](void*, const char*) {}, nullptr);
     c->created_at_ = std::chrono::steady_clock::now();
     return c;
 }
@@ -126,6 +138,19 @@ Error PgConnection::Translate(pg_result* r, std::string_view what) {
 }
 
 Result<PgResult> PgConnection::Exec(const char* op, const char* sql, const Params& params) {
+    return Run(op, sql, params, 0);
+}
+
+Result<PgResult> PgConnection::ExecBinary(const char* op, const char* sql, const Params& params) {
+    return Run(op, sql, params, 1);
+}
+
+Result<PgResult> PgConnection::Run(const char* op, const char* sql, const Params& params,
+                                   int result_format) {
+    if (echo_) {
+        echo_->Log(obs::LogLevel::kDebug, "contex.db", "SQL statement",
+                   {{"operation", json::value(op)}, {"sql", json::value(sql)}});
+    }
     auto start = std::chrono::steady_clock::now();
     const auto& items = params.items();
     std::vector<const char*> values(items.size());
@@ -137,7 +162,7 @@ Result<PgResult> PgConnection::Exec(const char* op, const char* sql, const Param
         formats[i] = items[i].binary ? 1 : 0;
     }
     PgResult res(PQexecParams(conn_, sql, static_cast<int>(items.size()), nullptr, values.data(),
-                              lengths.data(), formats.data(), 0));
+                              lengths.data(), formats.data(), result_format));
     if (histogram_) {
         histogram_->WithLabels({op}).Observe(
             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
@@ -152,6 +177,10 @@ Result<PgResult> PgConnection::Exec(const char* op, const char* sql, const Param
 }
 
 Status PgConnection::ExecScript(const char* op, const std::string& sql) {
+    if (echo_) {
+        echo_->Log(obs::LogLevel::kDebug, "contex.db", "SQL statement",
+                   {{"operation", json::value(op)}, {"sql", json::value(sql)}});
+    }
     auto start = std::chrono::steady_clock::now();
     PgResult res(PQexec(conn_, sql.c_str()));
     if (histogram_) {

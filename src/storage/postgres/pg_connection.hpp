@@ -18,6 +18,7 @@ struct pg_result;
 
 namespace contex::obs {
 class Histogram;
+class Logger;
 template <typename M>
 class Family;
 }  // namespace contex::obs
@@ -79,6 +80,8 @@ public:
     bool Bool(int row, int col) const { return Text(row, col) == "t"; }
     // BYTEA in text format ("\x..." hex) decoded to raw bytes.
     std::string Bytes(int row, int col) const;
+    // Binary-format cells: a 4-byte big-endian integer.
+    int32_t BinaryInt32(int row, int col) const;
     int64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
     pg_result* get() const { return r_; }
 
@@ -106,6 +109,9 @@ public:
     // 57014 -> kTimeout, lost connection / 08 / 57P0x / 53 -> kUnavailable
     // ("Database unavailable"), 40001/40P01 -> kConflict (retryable(), see below).
     Result<PgResult> Exec(const char* op, const char* sql, const Params& params = {});
+    // Same, with every result column in binary format (raw bytes for text and bytea,
+    // network-order integers).
+    Result<PgResult> ExecBinary(const char* op, const char* sql, const Params& params = {});
     // Runs a multi-statement script without parameters.
     Status ExecScript(const char* op, const std::string& sql);
 
@@ -121,15 +127,19 @@ public:
 
     // Latency sink (the pool sets it); nullptr = none.
     void set_histogram(obs::Family<obs::Histogram>* h) { histogram_ = h; }
+    // DATABASE_ECHO: log every statement at DEBUG on this logger; nullptr = off.
+    void set_echo(obs::Logger* logger) { echo_ = logger; }
 
 private:
     PgConnection() = default;
     Error Translate(pg_result* r, std::string_view what);
+    Result<PgResult> Run(const char* op, const char* sql, const Params& params, int result_format);
 
     pg_conn* conn_ = nullptr;
     std::chrono::steady_clock::time_point created_at_{};
     std::string last_sqlstate_;
     obs::Family<obs::Histogram>* histogram_ = nullptr;
+    obs::Logger* echo_ = nullptr;
 };
 
 // Hex-encodes bytes for diagnostics and decodes PostgreSQL "\x..." text.

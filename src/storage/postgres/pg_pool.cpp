@@ -20,6 +20,7 @@ PgPool::PgPool(std::string uri, const StorageConfig& config, obs::Logger& logger
       validate_after_(config.idle_validate_after),
       overflow_idle_close_(config.overflow_idle_close),
       options_{config.application_name, config.connect_timeout, config.statement_timeout},
+      echo_(config.echo),
       logger_(logger),
       clock_(clock),
       query_duration_(&metrics.AddHistogram("contex_db_query_duration_seconds",
@@ -85,6 +86,7 @@ Result<std::unique_ptr<PgConnection>> PgPool::Open() {
         return std::move(c).error();
     }
     (*c)->set_histogram(query_duration_);
+    if (echo_) (*c)->set_echo(&logger_);
     return std::move(c).value();
 }
 

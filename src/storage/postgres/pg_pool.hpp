@@ -89,6 +89,7 @@ private:
     std::chrono::seconds validate_after_;
     std::chrono::seconds overflow_idle_close_;
     ConnectOptions options_;
+    bool echo_;
     obs::Logger& logger_;
     const Clock& clock_;
     obs::Family<obs::Histogram>* query_duration_;

@@ -111,6 +111,28 @@ Result<NodeRecord> ReadNode(const PgResult& r, int i) {
     return n;
 }
 
+// The same columns fetched in binary format (StreamNodes): text columns are raw bytes, the
+// vector is the raw BYTEA, node_index a big-endian int4.
+Result<NodeRecord> ReadNodeBinary(const PgResult& r, int i) {
+    NodeRecord n;
+    n.project_id = r.Str(i, 0);
+    n.data_key = r.Str(i, 1);
+    n.node_key = r.Str(i, 2);
+    n.node_path = r.Str(i, 3);
+    n.node_type = r.Str(i, 4);
+    n.description = r.Str(i, 5);
+    n.data_format = r.Str(i, 6);
+    n.text_hash = Unpad(r.Str(i, 7));
+    n.model_id = r.Str(i, 8);
+    CONTEX_ASSIGN_OR_RETURN(n.data, ParseJsonObjectColumn(r.Text(i, 9)));
+    CONTEX_ASSIGN_OR_RETURN(n.metadata, ParseJsonObjectColumn(r.Text(i, 10)));
+    n.node_index = r.BinaryInt32(i, 11);
+    if (!r.IsNull(i, 12)) {
+        CONTEX_ASSIGN_OR_RETURN(n.embedding, DecodeVector(r.Text(i, 12)));
+    }
+    return n;
+}
+
 Result<DataKeyRecord> ReadDataKey(const PgResult& r, int i) {
     DataKeyRecord d;
     d.project_id = r.Str(i, 0);
@@ -823,10 +845,11 @@ public:
                                   Params().OptText(project_id)));
                 while (true) {
                     CONTEX_ASSIGN_OR_RETURN(
-                        PgResult batch, c.Exec("stream_nodes", "FETCH 2000 FROM contex_nodes"));
+                        PgResult batch,
+                        c.ExecBinary("stream_nodes", "FETCH 2000 FROM contex_nodes"));
                     if (batch.rows() == 0) break;
                     for (int i = 0; i < batch.rows(); ++i) {
-                        CONTEX_ASSIGN_OR_RETURN(NodeRecord n, ReadNode(batch, i));
+                        CONTEX_ASSIGN_OR_RETURN(NodeRecord n, ReadNodeBinary(batch, i));
                         sink(std::move(n));
                     }
                 }

@@ -125,6 +125,16 @@ TEST_F(PostgresStorageTest, ConnectionsCarryTheApplicationName) {
     EXPECT_NE(log.find("PostgreSQL connection established successfully"), std::string::npos);
 }
 
+TEST_F(PostgresStorageTest, EchoLogsStatementsAtDebug) {
+    testing::TestEnv env(obs::LogLevel::kDebug);
+    config_.echo = true;
+    auto s = OpenStorage(config_, env.logger, env.metrics, env.clock);
+    ASSERT_TRUE(s.ok());
+    ASSERT_TRUE((*s)->CurrentSequence("p").ok());
+    auto log = env.LogText();
+    EXPECT_NE(log.find("\"operation\":\"current_sequence\""), std::string::npos) << log;
+}
+
 TEST_F(PostgresStorageTest, MigrationRecordsHistoryAndRefusesNewerDatabase) {
     ASSERT_TRUE(Open().ok());
     auto raw = Raw();

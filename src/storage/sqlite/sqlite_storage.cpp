@@ -158,7 +158,8 @@ public:
         if (db_) sqlite3_close_v2(db_);
     }
     static Result<std::unique_ptr<Connection>> Open(const std::string& path, bool readonly,
-                                                    const StorageConfig& config) {
+                                                    const StorageConfig& config,
+                                                    obs::Logger* echo = nullptr) {
         auto c = std::make_unique<Connection>();
         // Readers open read-write with query_only: a read-only WAL connection cannot
         // recover the shared-memory index on its own.
@@ -171,6 +172,19 @@ public:
                                msg);
         }
         sqlite3_extended_result_codes(c->db_, 1);
+        if (echo != nullptr) {
+            // DATABASE_ECHO: every statement at DEBUG.
+            sqlite3_trace_v2(
+                c->db_, SQLITE_TRACE_STMT,
+                [](unsigned, void* ctx, void* stmt, void*) -> int {
+                    const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
+                    static_cast<obs::Logger*>(ctx)->Log(
+                        obs::LogLevel::kDebug, "contex.db", "SQL statement",
+                        {{"sql", json::value(sql ? sql : "")}});
+                    return 0;
+                },
+                echo);
+        }
         sqlite3_busy_timeout(c->db_, static_cast<int>(config.sqlite_busy_timeout.count()));
         std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
         if (readonly) {
@@ -804,10 +818,11 @@ public:
                                      {"component", "kind"})) {}
 
     Status Open() {
-        CONTEX_ASSIGN_OR_RETURN(writer_, Connection::Open(path_, false, config_));
+        obs::Logger* echo = config_.echo ? &logger_ : nullptr;
+        CONTEX_ASSIGN_OR_RETURN(writer_, Connection::Open(path_, false, config_, echo));
         if (path_ != ":memory:") {
             for (int i = 0; i < std::max(1, config_.pool_size); ++i) {
-                CONTEX_ASSIGN_OR_RETURN(auto r, Connection::Open(path_, true, config_));
+                CONTEX_ASSIGN_OR_RETURN(auto r, Connection::Open(path_, true, config_, echo));
                 idle_readers_.push_back(std::move(r));
             }
         }
