@@ -6,6 +6,7 @@
 #include <atomic>
 #include <fstream>
 #include <map>
+#include <mutex>
 #include <random>
 
 #include "common/crypto.hpp"
@@ -45,6 +46,14 @@ class FakeHub {
     std::vector<FakeRequest> requests() const { return server_->requests(); }
     const std::string& file(const std::string& name) { return files_[name]; }
 
+    // Serves the weights like the CDN the hub redirects to.
+    FakeResponse ServeCdn(const FakeRequest& r) { return Cdn(r); }
+    // Redirect LFS downloads to another server (another host:port) instead of /cdn/ here.
+    void SetCdnBase(std::string base) {
+        std::lock_guard lock(mutex_);
+        cdn_base_ = std::move(base);
+    }
+
     std::atomic<int> truncate_next_cdn_at{-1};
     std::atomic<bool> corrupt_cdn{false};
     std::atomic<bool> ignore_range{false};
@@ -59,7 +68,7 @@ class FakeHub {
         if (it == files_.end()) return {404, {{"X-Error-Code", "EntryNotFound"}}, "", std::nullopt};
         if (name == "model.safetensors") {
             return {302,
-                    {{"Location", "/cdn/weights"},
+                    {{"Location", CdnBase() + "/cdn/weights"},
                      {"X-Linked-Etag", "\"" + Sha256Hex(it->second) + "\""},
                      {"X-Linked-Size", std::to_string(it->second.size())},
                      {"X-Repo-Commit", kCommit}},
@@ -90,6 +99,13 @@ class FakeHub {
         return resp;
     }
 
+    std::string CdnBase() {
+        std::lock_guard lock(mutex_);
+        return cdn_base_;
+    }
+
+    std::mutex mutex_;
+    std::string cdn_base_;  // guarded by mutex_
     std::map<std::string, std::string> files_;
     std::unique_ptr<FakeHttpServer> server_;
 };
@@ -137,6 +153,18 @@ TEST_F(ModelFetchTest, DownloadsIntoTheCacheWithAManifest) {
         if (r.target.rfind("/cdn/", 0) == 0) continue;
         EXPECT_EQ(r.headers.at("authorization"), "Bearer hf_secret") << r.target;
     }
+}
+
+TEST_F(ModelFetchTest, DoesNotForwardTheTokenToAnotherHostOnRedirect) {
+    FakeHttpServer cdn([this](const FakeRequest& r) { return hub_.ServeCdn(r); });
+    hub_.SetCdnBase(cdn.base_url());
+    config_.hf_token = "hf_secret";
+    auto path = FetchModel(config_, {});
+    ASSERT_TRUE(path.ok()) << path.error().message;
+    EXPECT_EQ(Read(*path / "model.safetensors"), hub_.file("model.safetensors"));
+    const auto cdn_requests = cdn.requests();
+    ASSERT_EQ(cdn_requests.size(), 1u);
+    EXPECT_EQ(cdn_requests[0].headers.count("authorization"), 0u);
 }
 
 TEST_F(ModelFetchTest, UsesTheCacheOnLaterCalls) {
