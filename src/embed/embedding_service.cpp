@@ -13,8 +13,7 @@ namespace {
 constexpr std::chrono::seconds kHealthCacheFor{30};
 constexpr double kSlowSelfTestMs = 1000.0;
 const std::vector<double> kBatchSizeBuckets = {1, 2, 4, 8, 16, 32, 64, 128};
-const std::vector<double> kDurationBuckets = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1,
-                                              0.25,  0.5,   1,    2.5,   5};  // B1
+// B1
 
 double Millis(Clock::MonoTime::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
@@ -65,7 +64,7 @@ EmbeddingService::EmbeddingService(std::unique_ptr<Embedder> embedder, ServiceOp
       encode_duration_(metrics
                            .AddHistogram("contex_embedding_duration_seconds",
                                          "Batch inference and index search latency",
-                                         kDurationBuckets, {"operation"})
+                                         obs::buckets::kB1, {"operation"})
                            .WithLabels({"encode"})),
       batch_size_(metrics
                       .AddHistogram("contex_embedding_batch_size", "Texts per inference batch",
