@@ -13,7 +13,6 @@ namespace {
 constexpr std::chrono::seconds kHealthCacheFor{30};
 constexpr double kSlowSelfTestMs = 1000.0;
 const std::vector<double> kBatchSizeBuckets = {1, 2, 4, 8, 16, 32, 64, 128};
-// B1
 
 double Millis(Clock::MonoTime::duration d) {
     return std::chrono::duration<double, std::milli>(d).count();
