@@ -1,12 +1,15 @@
 #include "app/application.hpp"
 
-#include <hiredis/hiredis.h>
-
 #include <chrono>
 #include <filesystem>
 #include <memory>
 
 #include "api/routes.hpp"
+#include "app/engine_fanout.hpp"
+#include "embed/embedding_service.hpp"
+#include "engine/context_engine.hpp"
+#include "notify/in_process_bus.hpp"
+#include "notify/redis/redis_publisher.hpp"
 #include "common/clock.hpp"
 #include "common/strings.hpp"
 #include "observability/health.hpp"
@@ -15,6 +18,7 @@
 #include "observability/process.hpp"
 #include "server/http_server.hpp"
 #include "server/router.hpp"
+#include "storage/storage.hpp"
 
 namespace contex::app {
 namespace {
@@ -46,64 +50,65 @@ server::ServerOptions ServerOptionsFrom(const Config& config) {
     return o;
 }
 
-// PING through a short-lived hiredis connection; Redis is best effort, so failures are
-// "degraded", never "unhealthy" (operations.md §6.1).
-obs::ComponentHealth CheckRedis(const RedisConfig& config) {
-    obs::ComponentHealth h;
-    if (!config.url) {
-        h.message = "Redis not configured (in-process notification bus)";
-        h.details["enabled"] = false;
-        return h;
-    }
-    std::string url = *config.url;
-    std::string rest = url.substr(url.find("://") + 3);
-    std::string auth;
-    if (auto at = rest.find('@'); at != std::string::npos) {
-        auth = rest.substr(0, at);
-        rest = rest.substr(at + 1);
-    }
-    std::string hostport = rest.substr(0, rest.find('/'));
-    std::string host = hostport;
-    int port = 6379;
-    if (auto colon = hostport.rfind(':'); colon != std::string::npos) {
-        host = hostport.substr(0, colon);
-        port = std::atoi(hostport.c_str() + colon + 1);
-    }
-    if (host.empty()) host = "127.0.0.1";
-    timeval timeout{config.socket_connect_timeout_seconds, 0};
-    auto started = std::chrono::steady_clock::now();
-    std::unique_ptr<redisContext, decltype(&redisFree)> ctx(
-        redisConnectWithTimeout(host.c_str(), port, timeout), redisFree);
-    auto fail = [&](const std::string& why) {
-        h.status = obs::HealthStatus::kDegraded;
-        h.message = "Redis unreachable: " + why;
-        h.details["purpose"] = "pub/sub";
-        return h;
-    };
-    if (!ctx || ctx->err) return fail(ctx ? ctx->errstr : "allocation failed");
-    timeval command_timeout{config.socket_timeout_seconds, 0};
-    redisSetTimeout(ctx.get(), command_timeout);
-    if (!auth.empty()) {
-        auto colon = auth.find(':');
-        std::string password = colon == std::string::npos ? auth : auth.substr(colon + 1);
-        auto* reply = static_cast<redisReply*>(redisCommand(ctx.get(), "AUTH %s", password.c_str()));
-        if (reply) freeReplyObject(reply);
-    }
-    auto* reply = static_cast<redisReply*>(redisCommand(ctx.get(), "PING"));
-    if (!reply) return fail(ctx->errstr);
-    bool pong = reply->type == REDIS_REPLY_STATUS && std::string_view(reply->str) == "PONG";
-    freeReplyObject(reply);
-    if (!pong) return fail("unexpected PING reply");
-    double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - started).count();
-    h.details["latency_ms"] = std::round(ms * 100) / 100;
-    h.details["purpose"] = "pub/sub";
-    if (ms > 100) {
-        h.status = obs::HealthStatus::kDegraded;
-        h.message = "High Redis latency";
-    } else {
-        h.message = "Redis is healthy (pub/sub)";
-    }
-    return h;
+storage::StorageConfig StorageConfigFrom(const Config& config) {
+    storage::StorageConfig c;
+    c.database_url = config.database.url;
+    c.data_dir = config.server.data_dir;
+    c.pool_size = config.database.pool_size;
+    c.max_overflow = config.database.max_overflow;
+    c.pool_timeout = std::chrono::seconds(config.database.pool_timeout_seconds);
+    c.pool_recycle = std::chrono::seconds(config.database.pool_recycle_seconds);
+    c.connect_timeout = std::chrono::seconds(config.database.connect_timeout_seconds);
+    c.statement_timeout = std::chrono::milliseconds(config.database.statement_timeout_ms);
+    c.application_name = config.database.application_name;
+    c.sqlite_busy_timeout = std::chrono::milliseconds(config.database.sqlite_busy_timeout_ms);
+    c.echo = config.database.echo;
+    c.migrate_on_start = config.database.migrate_on_start;
+    return c;
+}
+
+notify::RedisOptions RedisOptionsFrom(const RedisConfig& config) {
+    notify::RedisOptions o;
+    o.url = config.url.value_or("");
+    o.mode = config.mode;
+    o.sentinel_hosts = config.sentinel_hosts;
+    o.sentinel_master = config.sentinel_master;
+    o.sentinel_password = config.sentinel_password;
+    o.password = config.password;
+    o.db = config.db;
+    o.max_connections = config.max_connections;
+    o.socket_timeout = std::chrono::seconds(config.socket_timeout_seconds);
+    o.connect_timeout = std::chrono::seconds(config.socket_connect_timeout_seconds);
+    o.socket_keepalive = config.socket_keepalive;
+    o.retry_on_timeout = config.retry_on_timeout;
+    o.health_check_interval = std::chrono::seconds(config.health_check_interval_seconds);
+    return o;
+}
+
+engine::EngineSettings EngineSettingsFrom(const Config& config, double similarity_threshold) {
+    engine::EngineSettings s;
+    s.similarity_threshold = similarity_threshold;
+    s.max_matches = config.search.max_matches;
+    s.max_context_size = config.search.max_context_size;
+    s.keyword_threshold = config.search.keyword_threshold;
+    s.rrf_k = config.search.rrf_k;
+    s.vector_boost = config.search.vector_boost;
+    s.bm25_enabled = config.search.bm25_enabled;
+    s.min_candidates = config.search.min_candidates;
+    s.ef_search = config.search.hnsw_ef_search;
+    s.catchup_max_events = config.delivery.catchup_max_events;
+    s.max_nodes_per_key = static_cast<std::size_t>(config.server.max_nodes_per_key);
+    s.max_request_bytes = config.server.max_request_bytes;
+    s.chunk_max_tokens = static_cast<std::size_t>(config.search.chunk_max_tokens);
+    s.sse_max_streams = config.server.sse_max_streams;
+    s.notification_retention_days = config.delivery.notification_retention_days;
+    s.notification_max_per_agent = config.delivery.notification_max_per_agent;
+    s.index.bm25_k1 = config.search.bm25_k1;
+    s.index.bm25_b = config.search.bm25_b;
+    s.index.hnsw_threshold = static_cast<std::size_t>(config.search.hnsw_threshold);
+    s.index.hnsw_m = static_cast<std::size_t>(config.search.hnsw_m);
+    s.index.hnsw_ef_construction = static_cast<std::size_t>(config.search.hnsw_ef_construction);
+    return s;
 }
 
 }  // namespace
@@ -146,12 +151,77 @@ int RunServer(const Config& config) {
 
     obs::HealthRegistry health(clock, std::string(kVersion));
     obs::SystemResourcesCheck system_resources(clock);
-    health.Register("redis", [&config] { return CheckRedis(config.redis); }, false);
+
+    // Storage: the source of truth.
+    auto opened = storage::OpenStorage(StorageConfigFrom(config), logger, metrics, clock);
+    if (!opened.ok()) {
+        logger.Error("contex.db", "Storage unavailable at start-up",
+                     {{"error", opened.error().message}});
+        return 1;
+    }
+    std::unique_ptr<storage::Storage> store = std::move(opened).value();
+    if (config.database.migrate_on_start) {
+        if (auto migrated = store->Migrate(); !migrated.ok()) {
+            logger.Error("contex.db", "Migrations failed", {{"error", migrated.error().message}});
+            return 1;
+        }
+    }
+    std::string storage_component(store->backend());
+    health.Register(storage_component, [&store] { return store->CheckHealth(); }, true);
+
+    // Embeddings: the configured model, or the lexical fallback (unless strict).
+    auto created = embed::CreateEmbeddingService(config.embedding, logger, metrics, clock);
+    if (!created.ok()) {
+        logger.Error("contex.embedding", "Embedding model unavailable",
+                     {{"error", created.error().message}});
+        return 1;
+    }
+    std::unique_ptr<embed::EmbeddingService> embedder = std::move(created).value();
+    health.Register("embedding_model", [&embedder] { return embedder->CheckHealth(); }, true);
+    double threshold = config.search.similarity_threshold;
+    if (!config.search.similarity_threshold_set &&
+        (embedder->degraded() || embedder->provider() == "lexical")) {
+        threshold = 0.2;  // engine.md §2.4: the lexical embedder's default
+    }
+
+    // Delivery: the in-process bus always, Redis when configured.
+    notify::InProcessBus bus(metrics);
+    std::unique_ptr<notify::RedisPublisher> redis;
+    if (config.redis.url) {
+        auto publisher = notify::RedisPublisher::Create(RedisOptionsFrom(config.redis), logger,
+                                                        metrics, clock);
+        if (!publisher.ok()) {
+            logger.Error("contex.redis", "Failed to connect to Redis",
+                         {{"error", publisher.error().message}});
+            return 1;
+        }
+        redis = std::move(publisher).value();
+        health.Register("redis", [&redis] { return redis->CheckHealth(); }, false);
+    } else {
+        logger.Info("contex.redis",
+                    "Redis not configured; agent notifications use the in-process bus only");
+        health.Register("redis", [] {
+            obs::ComponentHealth h;
+            h.message = "Redis not configured (in-process notification bus)";
+            h.details["enabled"] = false;
+            return h;
+        }, false);
+    }
+    EngineFanout fanout(bus, redis.get());
+    engine::ContextEngine engine(EngineSettingsFrom(config, threshold), *store, *embedder, fanout,
+                                 logger, metrics, clock);
+    // Replica coherence: notices from other replicas mark project runtimes stale.
+    store->SetChangeListener(
+        [&engine](const storage::ChangeNotice& notice) { engine.HandleChange(notice); });
+    health.Register("pgvector", [] {
+        obs::ComponentHealth h;
+        h.message = "pgvector not used (vectors stored as float32 blobs)";
+        h.details["enabled"] = false;
+        return h;
+    }, false);
+    health.Register("search_index", [&engine] { return engine.CheckIndexHealth(); }, false);
     health.Register("system_resources", [&system_resources] { return system_resources.Check(); },
                     false);
-    if (!config.redis.url) {
-        logger.Info("contex.redis", "Redis not configured; agent notifications use the in-process bus only");
-    }
 
     api::ApiContext api_context;
     api_context.version = std::string(kVersion);
@@ -159,6 +229,9 @@ int RunServer(const Config& config) {
     api_context.metrics = &metrics;
     api_context.metrics_enabled = config.security.metrics_enabled;
     api_context.metrics_token = config.security.metrics_token;
+    api_context.engine = &engine;
+    api_context.max_batch_items = static_cast<std::size_t>(config.server.max_batch_items);
+    api_context.clock = &clock;
 
     server::Router router;
     api::RegisterRoutes(router, api_context);
@@ -177,6 +250,10 @@ int RunServer(const Config& config) {
         logger.Info("contex", "Shutdown initiated");
         health.SetShuttingDown();
     });
+    // operations.md §11: background work, then Redis, then storage (destructors, in order).
+    store->SetChangeListener(nullptr);
+    embedder->Shutdown();
+    if (redis) redis->Shutdown();
     logger.Info("contex", "Contex stopped");
     return 0;
 }

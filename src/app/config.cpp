@@ -121,6 +121,11 @@ public:
         errors_.push_back(name + ": " + what + ", got '" + shown + "'");
     }
 
+    void AddError(std::string message) {
+        for (auto line : Split(message, '\n')) {
+            if (!line.empty()) errors_.emplace_back(line);
+        }
+    }
     const std::vector<std::string>& errors() const { return errors_; }
     const std::set<std::string>& known() const { return known_; }
     const Environment& env() const { return env_; }
@@ -219,51 +224,27 @@ void ReadRedis(EnvReader& r, RedisConfig& c) {
     r.Int("REDIS_HEALTH_CHECK_INTERVAL", c.health_check_interval_seconds, 0, 3600);
 }
 
-void ReadEmbedding(EnvReader& r, EmbeddingSettings& c, unsigned cores) {
-    c.threads = static_cast<int>(std::max(1u, std::min(4u, cores)));
-    const char* home = std::getenv("HOME");
-    c.model_dir = std::string(home ? home : ".") + "/.cache/contex/models";
-    if (auto h = r.env().find("HOME"); h != r.env().end()) c.model_dir = h->second + "/.cache/contex/models";
-    r.OneOf("EMBEDDING_PROVIDER", c.provider, {"local", "openai", "lexical"});
-    r.String("EMBEDDING_MODEL", c.model, 1, 1024);
-    r.String("EMBEDDING_MODEL_REVISION", c.model_revision, 1, 255);
-    r.String("CONTEX_MODEL_DIR", c.model_dir, 1);
-    if (auto v = r.Raw("HF_ENDPOINT"); v && !v->empty()) {
-        if (ValidUrlScheme(*v, {"http://", "https://"})) c.hf_endpoint = *v;
-        else r.Fail("HF_ENDPOINT", "must be an http(s) URL", *v);
+// Embedding variables are defined and validated by the embed module; errors join ours.
+void ReadEmbedding(EnvReader& r, embed::EmbeddingConfig& c) {
+    static const char* kNames[] = {
+        "EMBEDDING_PROVIDER", "EMBEDDING_MODEL", "EMBEDDING_MODEL_REVISION", "CONTEX_MODEL_DIR",
+        "HF_ENDPOINT", "HF_TOKEN", "CONTEX_OFFLINE", "HF_HUB_OFFLINE", "EMBEDDING_STRICT",
+        "EMBEDDING_PRECISION", "EMBEDDING_THREADS", "EMBEDDING_QUEUE_LIMIT",
+        "EMBEDDING_BATCH_TOKENS", "EMBEDDING_MAX_BATCH", "EMBEDDING_BATCH_WAIT_MS",
+        "EMBEDDING_QUERY_PREFIX", "EMBEDDING_DOCUMENT_PREFIX", "EMBEDDING_API_URL",
+        "EMBEDDING_API_KEY", "EMBEDDING_DIM", "EMBEDDING_API_BATCH", "EMBEDDING_API_TIMEOUT",
+        "EMBEDDING_MAX_TOKENS", "EMBEDDING_CACHE_SIZE", "EMBEDDING_CACHE_TTL"};
+    for (const char* name : kNames) r.Raw(name);
+    auto loaded = embed::LoadEmbeddingConfig([&r](std::string_view name) -> std::optional<std::string> {
+        auto it = r.env().find(std::string(name));
+        if (it == r.env().end()) return std::nullopt;
+        return it->second;
+    });
+    if (!loaded.ok()) {
+        r.AddError(loaded.error().message);
+        return;
     }
-    r.OptString("HF_TOKEN", c.hf_token);
-    r.Bool("CONTEX_OFFLINE", c.offline);
-    bool hf_offline = false;
-    r.Bool("HF_HUB_OFFLINE", hf_offline);
-    c.offline = c.offline || hf_offline;
-    r.Bool("EMBEDDING_STRICT", c.strict);
-    r.OneOf("EMBEDDING_PRECISION", c.precision, {"fp32", "int8"});
-    r.Int("EMBEDDING_THREADS", c.threads, 1, 256);
-    r.Int("EMBEDDING_QUEUE_LIMIT", c.queue_limit, 1, 1000000);
-    r.Int("EMBEDDING_BATCH_TOKENS", c.batch_tokens, 256, 1048576);
-    r.Int("EMBEDDING_MAX_BATCH", c.max_batch, 1, 1024);
-    r.Int("EMBEDDING_BATCH_WAIT_MS", c.batch_wait_ms, 0, 1000);
-    r.String("EMBEDDING_QUERY_PREFIX", c.query_prefix, 0, 256);
-    r.String("EMBEDDING_DOCUMENT_PREFIX", c.document_prefix, 0, 256);
-    if (auto v = r.Raw("EMBEDDING_API_URL"); v && !v->empty()) {
-        if (ValidUrlScheme(*v, {"http://", "https://"})) c.api_url = *v;
-        else r.Fail("EMBEDDING_API_URL", "must be an http(s) URL", *v);
-    }
-    r.OptString("EMBEDDING_API_KEY", c.api_key);
-    if (r.IsSet("EMBEDDING_DIM")) {
-        int dim = 0;
-        r.Int("EMBEDDING_DIM", dim, 1, 8192);
-        if (dim > 0) c.dim = dim;
-    }
-    r.Int("EMBEDDING_API_BATCH", c.api_batch, 1, 2048);
-    r.Int("EMBEDDING_API_TIMEOUT", c.api_timeout_seconds, 1, 600);
-    r.Int("EMBEDDING_MAX_TOKENS", c.max_tokens, 16, 32768);
-    r.Int("EMBEDDING_CACHE_SIZE", c.cache_size, 0, 10000000);
-    r.Int("EMBEDDING_CACHE_TTL", c.cache_ttl_seconds, 0, 604800);
-    if (c.provider == "openai" && !c.api_url) {
-        r.Fail("EMBEDDING_API_URL", "is required when EMBEDDING_PROVIDER=openai", "");
-    }
+    c = std::move(loaded).value();
 }
 
 void ReadSearch(EnvReader& r, SearchConfig& c, std::vector<std::string>& warnings) {
@@ -434,13 +415,14 @@ Result<Config> LoadConfig(const Environment& env, unsigned hardware_threads) {
     ReadServer(r, config.server, cores);
     ReadDatabase(r, config.database);
     ReadRedis(r, config.redis);
-    ReadEmbedding(r, config.embedding, cores);
+    ReadEmbedding(r, config.embedding);
     ReadSearch(r, config.search, config.warnings);
     ReadDelivery(r, config.delivery);
     ReadSecurity(r, config.security, config.warnings);
     ReadOperations(r, config.ops);
     ReadIgnored(r, config.warnings);
-    if (config.embedding.provider == "lexical" && !config.search.similarity_threshold_set) {
+    if (config.embedding.provider == embed::ProviderKind::kLexical &&
+        !config.search.similarity_threshold_set) {
         config.search.similarity_threshold = 0.2;
     }
     if (config.security.auth_enabled && config.database.url &&
@@ -497,13 +479,18 @@ json::object SanitizedSummary(const Config& c) {
     o["REDIS_URL"] = url(c.redis.url);
     o["REDIS_MODE"] = c.redis.mode;
     o["REDIS_PASSWORD"] = secret(c.redis.password);
-    o["EMBEDDING_PROVIDER"] = c.embedding.provider;
+    auto opt_if = [](const std::string& v) {
+        return v.empty() ? std::optional<std::string>() : std::optional<std::string>(v);
+    };
+    o["EMBEDDING_PROVIDER"] = embed::ProviderName(c.embedding.provider);
     o["EMBEDDING_MODEL"] = c.embedding.model;
-    o["EMBEDDING_PRECISION"] = c.embedding.precision;
-    o["EMBEDDING_THREADS"] = c.embedding.threads;
-    o["EMBEDDING_API_URL"] = url(c.embedding.api_url);
-    o["EMBEDDING_API_KEY"] = secret(c.embedding.api_key);
-    o["HF_TOKEN"] = secret(c.embedding.hf_token);
+    o["EMBEDDING_PRECISION"] = embed::PrecisionName(c.embedding.precision);
+    o["EMBEDDING_THREADS"] = c.embedding.EffectiveThreads();
+    o["CONTEX_MODEL_DIR"] = c.embedding.model_dir;
+    o["CONTEX_OFFLINE"] = c.embedding.offline;
+    o["EMBEDDING_API_URL"] = url(opt_if(c.embedding.api_url));
+    o["EMBEDDING_API_KEY"] = secret(opt_if(c.embedding.api_key));
+    o["HF_TOKEN"] = secret(opt_if(c.embedding.hf_token));
     o["EMBEDDING_CACHE_SIZE"] = c.embedding.cache_size;
     o["SIMILARITY_THRESHOLD"] = c.search.similarity_threshold;
     o["MAX_MATCHES"] = c.search.max_matches;

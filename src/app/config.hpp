@@ -9,6 +9,7 @@
 
 #include "common/result.hpp"
 #include "common/json.hpp"
+#include "embed/config.hpp"
 
 namespace contex::app {
 
@@ -61,32 +62,6 @@ struct RedisConfig {
     int health_check_interval_seconds = 30;
 };
 
-struct EmbeddingSettings {
-    std::string provider = "local";
-    std::string model = "sentence-transformers/all-MiniLM-L6-v2";
-    std::string model_revision = "main";
-    std::string model_dir;  // default ~/.cache/contex/models
-    std::string hf_endpoint = "https://huggingface.co";
-    std::optional<std::string> hf_token;
-    bool offline = false;
-    bool strict = false;
-    std::string precision = "fp32";
-    int threads = 2;
-    int queue_limit = 10000;
-    int batch_tokens = 8192;
-    int max_batch = 64;
-    int batch_wait_ms = 2;
-    std::string query_prefix;
-    std::string document_prefix;
-    std::optional<std::string> api_url;
-    std::optional<std::string> api_key;
-    std::optional<int> dim;
-    int api_batch = 64;
-    int api_timeout_seconds = 30;
-    int max_tokens = 512;
-    int cache_size = 10000;
-    int cache_ttl_seconds = 0;
-};
 
 struct SearchConfig {
     int chunk_max_tokens = 200;
@@ -175,7 +150,7 @@ struct Config {
     ServerConfig server;
     DatabaseConfig database;
     RedisConfig redis;
-    EmbeddingSettings embedding;
+    embed::EmbeddingConfig embedding;  // loaded and validated by embed::LoadEmbeddingConfig
     SearchConfig search;
     DeliveryConfig delivery;
     SecurityConfig security;

@@ -14,8 +14,7 @@ TEST(Config, DefaultsMatchTheSpec) {
     EXPECT_EQ(config->database.pool_size, 5);
     EXPECT_EQ(config->database.max_overflow, 10);
     EXPECT_FALSE(config->database.url);
-    EXPECT_EQ(config->embedding.provider, "local");
-    EXPECT_EQ(config->embedding.threads, 2);
+    EXPECT_EQ(config->embedding.provider, embed::ProviderKind::kLocal);
     EXPECT_DOUBLE_EQ(config->search.similarity_threshold, 0.5);
     EXPECT_EQ(config->security.cors_origins, std::vector<std::string>{"*"});
     EXPECT_FALSE(config->security.auth_enabled);

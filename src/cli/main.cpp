@@ -1,6 +1,7 @@
 // contex: one binary, subcommands. Each subcommand is a few lines calling into app/.
 #include <CLI/CLI.hpp>
 
+#include <csignal>
 #include <iostream>
 #include <thread>
 
@@ -23,6 +24,8 @@ contex::app::Config LoadOrExit() {
 }  // namespace
 
 int main(int argc, char** argv) {
+    // A peer that vanishes mid-write must fail that write, not kill the process.
+    std::signal(SIGPIPE, SIG_IGN);
     CLI::App cli{"Contex: semantic context routing for AI agents"};
     cli.set_version_flag("--version", std::string("contex ") + std::string(contex::app::kVersion));
     cli.require_subcommand(0, 1);

@@ -1,0 +1,32 @@
+// The engine's MessageFanout over notify/: every committed message goes to the local
+// in-process bus (SSE streams on this replica) and, for redis agents, to the Redis
+// publisher when REDIS_URL is set.
+#pragma once
+
+#include "engine/fanout.hpp"
+#include "notify/in_process_bus.hpp"
+#include "notify/sink.hpp"
+
+namespace contex::app {
+
+class EngineFanout final : public engine::MessageFanout {
+public:
+    // `redis` may be null (not configured). Both must outlive the fan-out.
+    EngineFanout(notify::InProcessBus& bus, notify::NotificationSink* redis)
+        : bus_(bus), redis_(redis) {}
+
+    void Deliver(const engine::Recipient& recipient, const engine::AgentMessage& message) override;
+    std::unique_ptr<engine::StreamSubscription> Subscribe(
+        const std::string& agent_id,
+        std::function<void(const engine::AgentMessage&)> callback) override;
+    std::size_t open_streams() const override { return bus_.size(); }
+    std::size_t streams_for(const std::string& agent_id) const override {
+        return bus_.SubscriberCount(agent_id);
+    }
+
+private:
+    notify::InProcessBus& bus_;
+    notify::NotificationSink* redis_;
+};
+
+}  // namespace contex::app
