@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <mutex>
+#include <thread>
 
 #include "common/json.hpp"
 #include "embed/testing/fake_http_server.hpp"
@@ -226,6 +227,21 @@ TEST(OpenAiEmbedder, RejectsMalformedResponses) {
         ASSERT_FALSE(e.ok());
         EXPECT_EQ(e.error().code, ErrorCode::kUnavailable);
     }
+}
+
+TEST(OpenAiEmbedder, SlowEndpointTimesOut) {
+    // The fake answers after 600 ms; the client gives up after 100 ms.
+    FakeHttpServer server([](const FakeRequest& r) -> FakeResponse {
+        std::this_thread::sleep_for(600ms);
+        return FakeOpenAiEmbeddings(r);
+    });
+    SleepRecorder sleeps;
+    auto options = Options(server, sleeps);
+    options.timeout = 100ms;
+    options.retries = 0;
+    auto e = OpenAiEmbedder::Create(options);
+    ASSERT_FALSE(e.ok());
+    EXPECT_EQ(e.error().code, ErrorCode::kTimeout);
 }
 
 TEST(OpenAiEmbedder, UnreachableEndpointIsUnavailable) {
