@@ -259,8 +259,11 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             list.docs = seg.docs(*p);
             list.tfs = seg.tfs(*p);
             list.idf = idf[t];
-            // Contribution grows with tf and shrinks with length; slack covers rounding.
-            list.upper_bound = Bm25Term(idf[t], p->max_tf, p->min_length) * (1.0 + 1e-9);
+            // Exact maximum over the list: the contribution grows with tf and shrinks
+            // with length, so it peaks on the (tf, length) skyline. Slack covers rounding.
+            double bound = 0;
+            for (const auto& [tf, len] : seg.skyline(*p)) bound = std::max(bound, Bm25Term(idf[t], tf, len));
+            list.upper_bound = bound * (1.0 + 1e-9);
             lists.push_back(list);
         }
         if (lists.empty()) continue;

@@ -202,6 +202,32 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
         }
     }
 
+    // Skylines: for each tf value (tf >= kCap share one bucket holding its largest tf),
+    // the shortest document; then keep the points no other point dominates.
+    constexpr uint32_t kCap = 64;
+    std::vector<uint32_t> best(kCap + 1, std::numeric_limits<uint32_t>::max());
+    for (uint32_t t = 0; t < vocabulary; ++t) {
+        Postings& p = seg->postings_[t];
+        uint32_t top_tf = 0;
+        for (uint32_t j = p.begin; j < p.end; ++j) {
+            const uint32_t tf = seg->post_tfs_[j];
+            const uint32_t slot = std::min(tf, kCap);
+            best[slot] = std::min(best[slot], seg->lengths_[seg->post_docs_[j]]);
+            top_tf = std::max(top_tf, tf);
+        }
+        p.skyline_begin = static_cast<uint32_t>(seg->skyline_.size());
+        uint32_t shortest = std::numeric_limits<uint32_t>::max();
+        for (uint32_t slot = std::min(top_tf, kCap) + 1; slot-- > 1;) {
+            if (best[slot] == std::numeric_limits<uint32_t>::max()) continue;
+            if (best[slot] < shortest) {
+                shortest = best[slot];
+                seg->skyline_.emplace_back(slot == kCap ? top_tf : slot, best[slot]);
+            }
+            best[slot] = std::numeric_limits<uint32_t>::max();
+        }
+        p.skyline_end = static_cast<uint32_t>(seg->skyline_.size());
+    }
+
     if (hnsw != nullptr && dim > 0 && seg->vector_count_ > 0) {
         auto graph = HnswGraph::Build(seg->vectors_.data(), seg->has_vector_.data(), n,
                                       static_cast<std::size_t>(dim), *hnsw);
@@ -237,6 +263,7 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     mem += seg->vectors_.capacity() * sizeof(float);
     mem += seg->postings_.capacity() * sizeof(Postings);
     mem += (seg->post_docs_.capacity() + seg->post_tfs_.capacity()) * sizeof(uint32_t);
+    mem += seg->skyline_.capacity() * sizeof(std::pair<uint32_t, uint32_t>);
     if (seg->hnsw_) mem += seg->hnsw_->memory_bytes();
     seg->memory_bytes_ = mem;
     return seg;

@@ -43,8 +43,13 @@ public:
     struct Postings {
         uint32_t begin = 0;  // range in post_docs_/post_tfs_
         uint32_t end = 0;
-        uint32_t max_tf = 0;          // for the max-score upper bound
+        uint32_t max_tf = 0;          // largest term frequency in the list
         uint32_t min_length = 0;      // shortest document in the list
+        // Pareto front of (tf, length) over the list, in skyline_: the BM25 contribution
+        // grows with tf and shrinks with length, so its maximum over the list (for any
+        // statistics) is attained at one of these points.
+        uint32_t skyline_begin = 0;
+        uint32_t skyline_end = 0;
     };
 
     // Builds a segment from `docs` (moved from). `dim` is the vector dimension (0 when
@@ -79,6 +84,9 @@ public:
     std::span<const uint32_t> tfs(const Postings& p) const {
         return {post_tfs_.data() + p.begin, p.end - p.begin};
     }
+    std::span<const std::pair<uint32_t, uint32_t>> skyline(const Postings& p) const {
+        return {skyline_.data() + p.skyline_begin, p.skyline_end - p.skyline_begin};
+    }
     // Term frequency of `term` (postings `p`) in document `pos`; 0 if absent.
     uint32_t TermFreq(const Postings& p, uint32_t pos) const;
 
@@ -109,6 +117,7 @@ private:
     std::vector<Postings> postings_;
     std::vector<uint32_t> post_docs_;
     std::vector<uint32_t> post_tfs_;
+    std::vector<std::pair<uint32_t, uint32_t>> skyline_;  // (tf, min length) per term
     std::unique_ptr<HnswGraph> hnsw_;
     std::size_t memory_bytes_ = 0;
 };
