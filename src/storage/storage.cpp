@@ -20,8 +20,9 @@ Result<DatabaseTarget> ParseDatabaseUrl(const std::optional<std::string>& url,
     std::string_view u = TrimView(*url);
     auto scheme_end = u.find("://");
     if (scheme_end == std::string_view::npos) {
-        return InvalidArgument("DATABASE_URL must start with postgresql://, postgres:// or "
-                               "sqlite:///");
+        return InvalidArgument(
+            "DATABASE_URL must start with postgresql://, postgres:// or "
+            "sqlite:///");
     }
     std::string scheme = ToLowerAscii(u.substr(0, scheme_end));
     std::string_view rest = u.substr(scheme_end + 3);
@@ -70,11 +71,11 @@ Result<std::unique_ptr<Storage>> OpenStorage(const StorageConfig& config, obs::L
                             ParseDatabaseUrl(config.database_url, config.data_dir));
     std::unique_ptr<Storage> storage;
     if (target.backend == Backend::kSqlite) {
-        CONTEX_ASSIGN_OR_RETURN(storage,
-                                OpenSqliteStorage(target.sqlite_path, config, logger, metrics, clock));
+        CONTEX_ASSIGN_OR_RETURN(
+            storage, OpenSqliteStorage(target.sqlite_path, config, logger, metrics, clock));
     } else {
-        CONTEX_ASSIGN_OR_RETURN(storage, OpenPostgresStorage(target.postgres_uri, config, logger,
-                                                             metrics, clock));
+        CONTEX_ASSIGN_OR_RETURN(
+            storage, OpenPostgresStorage(target.postgres_uri, config, logger, metrics, clock));
     }
     if (config.migrate_on_start) CONTEX_TRY(storage->Migrate());
     return storage;

@@ -149,7 +149,7 @@ struct ChangeNotice {
 // excepted: an agent may move projects). Not thread-safe: use it only on the thread that
 // runs the transaction function, and only during that call.
 class ProjectTransaction {
-public:
+  public:
     virtual ~ProjectTransaction() = default;
 
     virtual const std::string& project_id() const = 0;
@@ -209,7 +209,7 @@ public:
 };
 
 class Storage {
-public:
+  public:
     virtual ~Storage() = default;
 
     // "sqlite" or "postgresql" (also the health component name).
@@ -229,15 +229,15 @@ public:
     // side effects outside the transaction. fn must not call other Storage methods
     // (on SQLite that would deadlock). kUnavailable when the database is down,
     // kTimeout on statement timeout.
-    virtual Status WithProjectTransaction(
-        std::string_view project_id, const std::function<Status(ProjectTransaction&)>& fn) = 0;
+    virtual Status WithProjectTransaction(std::string_view project_id,
+                                          const std::function<Status(ProjectTransaction&)>& fn) = 0;
 
     // The project's counter; 0 when the project is unknown.
     virtual Result<int64_t> CurrentSequence(std::string_view project_id) = 0;
     // Events with sequence > after, ascending, at most limit (>= 1, else kInvalidArgument),
     // optionally filtered by data key and event type.
-    virtual Result<std::vector<EventRecord>> ListEvents(std::string_view project_id,
-                                                        int64_t after, int limit,
+    virtual Result<std::vector<EventRecord>> ListEvents(std::string_view project_id, int64_t after,
+                                                        int limit,
                                                         std::optional<std::string> data_key,
                                                         std::optional<std::string> event_type) = 0;
     // Projects that have a counter row, sorted.
@@ -310,21 +310,21 @@ enum class Backend { kSqlite, kPostgres };
 
 // Effective storage settings (operations.md §1.3). Durations as the variables give them.
 struct StorageConfig {
-    std::optional<std::string> database_url;  // DATABASE_URL; nullopt = SQLite in data_dir
-    std::string data_dir = "./data";          // CONTEX_DATA_DIR
-    int pool_size = 5;                        // DATABASE_POOL_SIZE (also SQLite readers)
-    int max_overflow = 10;                    // DATABASE_MAX_OVERFLOW
-    std::chrono::milliseconds pool_timeout{30000};      // DATABASE_POOL_TIMEOUT
-    std::chrono::seconds pool_recycle{1800};            // DATABASE_POOL_RECYCLE
-    std::chrono::seconds idle_validate_after{30};       // validate idle connections on checkout
-    std::chrono::seconds overflow_idle_close{30};       // close idle overflow connections
-    std::chrono::seconds connect_timeout{10};           // DATABASE_CONNECT_TIMEOUT
-    std::chrono::milliseconds statement_timeout{30000}; // DATABASE_STATEMENT_TIMEOUT_MS, 0 = none
-    std::string application_name = "contex";            // DB_APPLICATION_NAME
-    std::chrono::milliseconds sqlite_busy_timeout{5000};// SQLITE_BUSY_TIMEOUT_MS
-    std::string sqlite_synchronous = "NORMAL";          // durability: OFF|NORMAL|FULL|EXTRA
-    bool echo = false;                                  // DATABASE_ECHO (DEBUG log per statement)
-    bool migrate_on_start = true;                       // MIGRATE_ON_START
+    std::optional<std::string> database_url;        // DATABASE_URL; nullopt = SQLite in data_dir
+    std::string data_dir = "./data";                // CONTEX_DATA_DIR
+    int pool_size = 5;                              // DATABASE_POOL_SIZE (also SQLite readers)
+    int max_overflow = 10;                          // DATABASE_MAX_OVERFLOW
+    std::chrono::milliseconds pool_timeout{30000};  // DATABASE_POOL_TIMEOUT
+    std::chrono::seconds pool_recycle{1800};        // DATABASE_POOL_RECYCLE
+    std::chrono::seconds idle_validate_after{30};   // validate idle connections on checkout
+    std::chrono::seconds overflow_idle_close{30};   // close idle overflow connections
+    std::chrono::seconds connect_timeout{10};       // DATABASE_CONNECT_TIMEOUT
+    std::chrono::milliseconds statement_timeout{30000};   // DATABASE_STATEMENT_TIMEOUT_MS, 0 = none
+    std::string application_name = "contex";              // DB_APPLICATION_NAME
+    std::chrono::milliseconds sqlite_busy_timeout{5000};  // SQLITE_BUSY_TIMEOUT_MS
+    std::string sqlite_synchronous = "NORMAL";            // durability: OFF|NORMAL|FULL|EXTRA
+    bool echo = false;                                    // DATABASE_ECHO (DEBUG log per statement)
+    bool migrate_on_start = true;                         // MIGRATE_ON_START
 };
 
 // A parsed DATABASE_URL.

@@ -87,17 +87,18 @@ void BM_Append(benchmark::State& state, bool postgres) {
         return;
     }
     for (auto _ : state) {
-        auto st = db->storage->WithProjectTransaction("append", [](ProjectTransaction& t) -> Status {
-            CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
-            EventRecord e;
-            e.sequence = seq;
-            e.event_type = "doc_updated";
-            e.data = json::object{{"doc", json::object{{"v", seq}}}};
-            e.data_key = "doc";
-            e.data_format = "json";
-            e.content_hash = std::string(64, 'c');
-            return t.InsertEvent(e);
-        });
+        auto st =
+            db->storage->WithProjectTransaction("append", [](ProjectTransaction& t) -> Status {
+                CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
+                EventRecord e;
+                e.sequence = seq;
+                e.event_type = "doc_updated";
+                e.data = json::object{{"doc", json::object{{"v", seq}}}};
+                e.data_key = "doc";
+                e.data_format = "json";
+                e.content_hash = std::string(64, 'c');
+                return t.InsertEvent(e);
+            });
         if (!st.ok()) {
             state.SkipWithError(st.error().message.c_str());
             break;
@@ -114,26 +115,28 @@ void BM_Publish5Nodes(benchmark::State& state, bool postgres) {
     }
     std::string key = "key" + std::to_string(state.thread_index());
     for (auto _ : state) {
-        auto st = db->storage->WithProjectTransaction("publish", [&](ProjectTransaction& t) -> Status {
-            CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
-            std::vector<NodeRecord> nodes;
-            for (int i = 0; i < 5; ++i) nodes.push_back(MakeNode(key, i, static_cast<float>(seq)));
-            CONTEX_TRY(t.ReplaceNodes(key, {}, nodes));
-            DataKeyRecord d;
-            d.data_key = key;
-            d.data_format = "json";
-            d.content_hash = std::string(64, 'd');
-            d.data_original = json::object{{"v", seq}};
-            d.node_count = 5;
-            d.sequence = seq;
-            CONTEX_TRY(t.UpsertDataKey(d));
-            EventRecord e;
-            e.sequence = seq;
-            e.event_type = key + "_updated";
-            e.data = json::object{{key, json::object{{"v", seq}}}};
-            e.data_key = key;
-            return t.InsertEvent(e);
-        });
+        auto st =
+            db->storage->WithProjectTransaction("publish", [&](ProjectTransaction& t) -> Status {
+                CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
+                std::vector<NodeRecord> nodes;
+                for (int i = 0; i < 5; ++i)
+                    nodes.push_back(MakeNode(key, i, static_cast<float>(seq)));
+                CONTEX_TRY(t.ReplaceNodes(key, {}, nodes));
+                DataKeyRecord d;
+                d.data_key = key;
+                d.data_format = "json";
+                d.content_hash = std::string(64, 'd');
+                d.data_original = json::object{{"v", seq}};
+                d.node_count = 5;
+                d.sequence = seq;
+                CONTEX_TRY(t.UpsertDataKey(d));
+                EventRecord e;
+                e.sequence = seq;
+                e.event_type = key + "_updated";
+                e.data = json::object{{key, json::object{{"v", seq}}}};
+                e.data_key = key;
+                return t.InsertEvent(e);
+            });
         if (!st.ok()) {
             state.SkipWithError(st.error().message.c_str());
             break;
@@ -156,7 +159,8 @@ void BM_Stream100kEmbeddings(benchmark::State& state, bool postgres) {
                 std::string key = "doc" + std::to_string(k);
                 auto st = db->storage->WithProjectTransaction("stream", [&](ProjectTransaction& t) {
                     std::vector<NodeRecord> nodes;
-                    for (int i = 0; i < 1000; ++i) nodes.push_back(MakeNode(key, i, static_cast<float>(k)));
+                    for (int i = 0; i < 1000; ++i)
+                        nodes.push_back(MakeNode(key, i, static_cast<float>(k)));
                     return t.ReplaceNodes(key, {}, nodes);
                 });
                 if (!st.ok()) {
@@ -185,10 +189,24 @@ void BM_Stream100kEmbeddings(benchmark::State& state, bool postgres) {
 
 BENCHMARK_CAPTURE(BM_Append, sqlite, false)->Threads(1)->Threads(8)->UseRealTime()->MinTime(2);
 BENCHMARK_CAPTURE(BM_Append, postgresql, true)->Threads(1)->Threads(8)->UseRealTime()->MinTime(2);
-BENCHMARK_CAPTURE(BM_Publish5Nodes, sqlite, false)->Threads(1)->Threads(8)->UseRealTime()->MinTime(2);
-BENCHMARK_CAPTURE(BM_Publish5Nodes, postgresql, true)->Threads(1)->Threads(8)->UseRealTime()->MinTime(2);
-BENCHMARK_CAPTURE(BM_Stream100kEmbeddings, sqlite, false)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
-BENCHMARK_CAPTURE(BM_Stream100kEmbeddings, postgresql, true)->Unit(benchmark::kMillisecond)->UseRealTime()->Iterations(3);
+BENCHMARK_CAPTURE(BM_Publish5Nodes, sqlite, false)
+    ->Threads(1)
+    ->Threads(8)
+    ->UseRealTime()
+    ->MinTime(2);
+BENCHMARK_CAPTURE(BM_Publish5Nodes, postgresql, true)
+    ->Threads(1)
+    ->Threads(8)
+    ->UseRealTime()
+    ->MinTime(2);
+BENCHMARK_CAPTURE(BM_Stream100kEmbeddings, sqlite, false)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
+BENCHMARK_CAPTURE(BM_Stream100kEmbeddings, postgresql, true)
+    ->Unit(benchmark::kMillisecond)
+    ->UseRealTime()
+    ->Iterations(3);
 
 }  // namespace
 }  // namespace contex::storage

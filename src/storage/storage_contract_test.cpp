@@ -53,7 +53,7 @@ struct PostgresBackend {
 
 template <typename B>
 class StorageContract : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         std::string skip;
         auto url = backend_.Url(&skip);
@@ -97,7 +97,8 @@ protected:
             EventRecord e;
             e.sequence = seq;
             e.event_type = data_key + "_updated";
-            e.data = json::object{{data_key, json::object{{"n", static_cast<int64_t>(nodes.size())}}}};
+            e.data =
+                json::object{{data_key, json::object{{"n", static_cast<int64_t>(nodes.size())}}}};
             e.data_key = data_key;
             e.data_format = "json";
             e.content_hash = std::string(64, 'a');
@@ -202,17 +203,21 @@ TYPED_TEST(StorageContract, UnknownProjectHasSequenceZero) {
 TYPED_TEST(StorageContract, AllocateSequenceCountsFromOnePerProject) {
     std::vector<int64_t> got;
     for (int i = 0; i < 3; ++i) {
-        ASSERT_TRUE(this->InProject("p1", [&](ProjectTransaction& t) -> Status {
-                            CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
-                            got.push_back(s);
-                            return OkStatus();
-                        }).ok());
+        ASSERT_TRUE(this->InProject("p1",
+                                    [&](ProjectTransaction& t) -> Status {
+                                        CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
+                                        got.push_back(s);
+                                        return OkStatus();
+                                    })
+                        .ok());
     }
-    ASSERT_TRUE(this->InProject("p2", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
-                        got.push_back(s);
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p2",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
+                                    got.push_back(s);
+                                    return OkStatus();
+                                })
+                    .ok());
     EXPECT_EQ(got, (std::vector<int64_t>{1, 2, 3, 1}));
     EXPECT_EQ(*this->S().CurrentSequence("p1"), 3);
     EXPECT_EQ(*this->S().CurrentSequence("p2"), 1);
@@ -266,11 +271,13 @@ TYPED_TEST(StorageContract, EmptyProjectIdIsInvalid) {
 
 TYPED_TEST(StorageContract, LockProjectReturnsCurrentSequenceAndCreatesProject) {
     int64_t seen = -1;
-    ASSERT_TRUE(this->InProject("fresh", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_ASSIGN_OR_RETURN(seen, t.LockProject());
-                        EXPECT_EQ(t.project_id(), "fresh");
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(this->InProject("fresh",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_ASSIGN_OR_RETURN(seen, t.LockProject());
+                                    EXPECT_EQ(t.project_id(), "fresh");
+                                    return OkStatus();
+                                })
+                    .ok());
     EXPECT_EQ(seen, 0);
     auto projects = this->S().ListProjects();
     ASSERT_TRUE(projects.ok());
@@ -287,11 +294,13 @@ TYPED_TEST(StorageContract, EventRoundTripsEveryField) {
     e.content_hash = std::string(64, 'f');
     e.changed = false;
     e.created_at = TimePoint{std::chrono::microseconds{1767700800123456}};
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
-                        EXPECT_EQ(s, 1);
-                        return t.InsertEvent(e);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_ASSIGN_OR_RETURN(int64_t s, t.AllocateSequence());
+                                    EXPECT_EQ(s, 1);
+                                    return t.InsertEvent(e);
+                                })
+                    .ok());
     auto events = this->S().ListEvents("p", 0, 10, std::nullopt, std::nullopt);
     ASSERT_TRUE(events.ok()) << events.error().message;
     ASSERT_EQ(events->size(), 1u);
@@ -308,13 +317,15 @@ TYPED_TEST(StorageContract, EventRoundTripsEveryField) {
 }
 
 TYPED_TEST(StorageContract, EventWithoutTimestampGetsClockTime) {
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        EventRecord e;
-                        e.sequence = 1;
-                        e.event_type = "x";
-                        e.data = json::object{};
-                        return t.InsertEvent(e);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    EventRecord e;
+                                    e.sequence = 1;
+                                    e.event_type = "x";
+                                    e.data = json::object{};
+                                    return t.InsertEvent(e);
+                                })
+                    .ok());
     auto events = this->S().ListEvents("p", 0, 10, std::nullopt, std::nullopt);
     ASSERT_EQ(events->size(), 1u);
     EXPECT_EQ((*events)[0].created_at, this->env_.clock.Now());
@@ -368,8 +379,9 @@ TYPED_TEST(StorageContract, ListEventsPaginatesAndFilters) {
 
 TYPED_TEST(StorageContract, NodesRoundTripWithVectorsAndOrder) {
     std::vector<float> v1{0.25f, -1.5f, 3.0e-8f, 42.0f};
-    this->Publish("p", "doc",
-                  {this->Node("doc", "b", 1, v1), this->Node("doc", "a", 0), this->Node("doc", "c", 2, {1})});
+    this->Publish(
+        "p", "doc",
+        {this->Node("doc", "b", 1, v1), this->Node("doc", "a", 0), this->Node("doc", "c", 2, {1})});
     this->Publish("p", "alpha", {this->Node("alpha", "x", 0, {9})});
     auto nodes = this->S().ListNodes("p", std::nullopt, true);
     ASSERT_TRUE(nodes.ok()) << nodes.error().message;
@@ -398,10 +410,12 @@ TYPED_TEST(StorageContract, NodesRoundTripWithVectorsAndOrder) {
     for (const auto& n : *no_vec) EXPECT_TRUE(n.embedding.empty());
 
     std::vector<NodeRecord> in_txn;
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_ASSIGN_OR_RETURN(in_txn, t.GetNodes("doc", true));
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_ASSIGN_OR_RETURN(in_txn, t.GetNodes("doc", true));
+                                    return OkStatus();
+                                })
+                    .ok());
     ASSERT_EQ(in_txn.size(), 3u);
     EXPECT_EQ(in_txn[1].embedding, v1);
 }
@@ -453,7 +467,8 @@ TYPED_TEST(StorageContract, DataKeysUpsertListAndDelete) {
     ASSERT_TRUE(missing.ok());
     EXPECT_FALSE(missing->has_value());
 
-    ASSERT_TRUE(this->InProject("p", [](ProjectTransaction& t) { return t.DeleteDataKey("a"); }).ok());
+    ASSERT_TRUE(
+        this->InProject("p", [](ProjectTransaction& t) { return t.DeleteDataKey("a"); }).ok());
     EXPECT_FALSE(this->S().GetDataKey("p", "a")->has_value());
     EXPECT_TRUE(this->S().ListNodes("p", std::string("a"), false)->empty());
     EXPECT_EQ(this->S().ListNodes("p", std::string("b"), false)->size(), 1u);
@@ -461,10 +476,12 @@ TYPED_TEST(StorageContract, DataKeysUpsertListAndDelete) {
     ASSERT_FALSE(st.ok());
     EXPECT_EQ(st.error().code, ErrorCode::kNotFound);
     std::optional<DataKeyRecord> in_txn;
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_ASSIGN_OR_RETURN(in_txn, t.GetDataKey("b"));
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_ASSIGN_OR_RETURN(in_txn, t.GetDataKey("b"));
+                                    return OkStatus();
+                                })
+                    .ok());
     ASSERT_TRUE(in_txn.has_value());
     EXPECT_EQ(in_txn->sequence, 1);
 }
@@ -474,16 +491,21 @@ TYPED_TEST(StorageContract, StreamNodesVisitsEveryStoredNodeWithItsVector) {
     this->Publish("q", "doc", {this->Node("doc", "a", 0, {4})});
     std::multiset<std::string> seen;
     size_t floats = 0;
-    ASSERT_TRUE(this->S().StreamNodes(std::nullopt, [&](NodeRecord&& n) {
-                        seen.insert(n.project_id + "/" + n.node_key);
-                        floats += n.embedding.size();
-                    }).ok());
+    ASSERT_TRUE(this->S()
+                    .StreamNodes(std::nullopt,
+                                 [&](NodeRecord&& n) {
+                                     seen.insert(n.project_id + "/" + n.node_key);
+                                     floats += n.embedding.size();
+                                 })
+                    .ok());
     EXPECT_EQ(seen, (std::multiset<std::string>{"p/doc.a", "p/doc.b", "q/doc.a"}));
     EXPECT_EQ(floats, 4u);
     seen.clear();
-    ASSERT_TRUE(this->S().StreamNodes(std::string("q"), [&](NodeRecord&& n) {
-                        seen.insert(n.project_id + "/" + n.node_key);
-                    }).ok());
+    ASSERT_TRUE(
+        this->S()
+            .StreamNodes(std::string("q"),
+                         [&](NodeRecord&& n) { seen.insert(n.project_id + "/" + n.node_key); })
+            .ok());
     EXPECT_EQ(seen, (std::multiset<std::string>{"q/doc.a"}));
 }
 
@@ -518,7 +540,8 @@ TYPED_TEST(StorageContract, AgentRoundTripsAndReplaceKeepsCreatedAt) {
     b.webhook_url.reset();
     b.webhook_secret.reset();
     b.notification_method = "redis";
-    ASSERT_TRUE(this->InProject("p2", [&](ProjectTransaction& t) { return t.UpsertAgent(b); }).ok());
+    ASSERT_TRUE(
+        this->InProject("p2", [&](ProjectTransaction& t) { return t.UpsertAgent(b); }).ok());
     auto again = this->S().GetAgent("coder");
     ASSERT_TRUE(again.ok() && again->has_value());
     EXPECT_EQ((*again)->project_id, "p2");
@@ -530,9 +553,10 @@ TYPED_TEST(StorageContract, AgentRoundTripsAndReplaceKeepsCreatedAt) {
     EXPECT_EQ((*again)->updated_at, this->env_.clock.Now());
 
     EXPECT_FALSE(this->S().GetAgent("nobody")->has_value());
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) {
-                        return t.UpsertAgent(this->Agent("z", "p"));
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject("p",
+                        [&](ProjectTransaction& t) { return t.UpsertAgent(this->Agent("z", "p")); })
+            .ok());
     auto in_p = this->S().ListAgents(std::string("p"));
     ASSERT_EQ(in_p->size(), 1u);
     EXPECT_EQ((*in_p)[0].agent_id, "z");
@@ -542,18 +566,22 @@ TYPED_TEST(StorageContract, AgentRoundTripsAndReplaceKeepsCreatedAt) {
 }
 
 TYPED_TEST(StorageContract, AgentNeedsAndInterestSet) {
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a2", "p")));
-                        std::vector<AgentNeedRecord> needs{{"a1", 0, "tech", {1, 0}, "m"},
-                                                           {"a1", 1, "deploy", {}, "m"}};
-                        CONTEX_TRY(t.ReplaceAgentNeeds("a1", needs));
-                        std::vector<AgentNeedRecord> needs2{{"", 0, "other", {0.5f}, "m"}};
-                        CONTEX_TRY(t.ReplaceAgentNeeds("a2", needs2));
-                        std::vector<AgentMatchRecord> m{{"a1", "p", 0, "doc.a", "doc", 0.9f, 1.5f},
-                                                        {"a1", "p", 1, "doc.b", "doc", 0.5f, 0}};
-                        return t.ReplaceAgentMatches("a1", m);
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject("p",
+                        [&](ProjectTransaction& t) -> Status {
+                            CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                            CONTEX_TRY(t.UpsertAgent(this->Agent("a2", "p")));
+                            std::vector<AgentNeedRecord> needs{{"a1", 0, "tech", {1, 0}, "m"},
+                                                               {"a1", 1, "deploy", {}, "m"}};
+                            CONTEX_TRY(t.ReplaceAgentNeeds("a1", needs));
+                            std::vector<AgentNeedRecord> needs2{{"", 0, "other", {0.5f}, "m"}};
+                            CONTEX_TRY(t.ReplaceAgentNeeds("a2", needs2));
+                            std::vector<AgentMatchRecord> m{
+                                {"a1", "p", 0, "doc.a", "doc", 0.9f, 1.5f},
+                                {"a1", "p", 1, "doc.b", "doc", 0.5f, 0}};
+                            return t.ReplaceAgentMatches("a1", m);
+                        })
+            .ok());
     auto needs = this->S().ListNeeds("p");
     ASSERT_TRUE(needs.ok()) << needs.error().message;
     ASSERT_EQ(needs->size(), 3u);
@@ -571,13 +599,17 @@ TYPED_TEST(StorageContract, AgentNeedsAndInterestSet) {
     EXPECT_FLOAT_EQ((*matches)[0].similarity, 0.9f);
     EXPECT_FLOAT_EQ((*matches)[0].keyword_score, 1.5f);
 
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        std::vector<AgentMatchRecord> removed{{"a1", "p", 0, "doc.a", "doc", 0, 0}};
-                        std::vector<AgentMatchRecord> added{
-                            {"a2", "p", 0, "doc.c", "doc", 0.7f, 0},
-                            {"a1", "p", 1, "doc.b", "doc", 0.6f, 0}};  // update in place
-                        return t.ApplyAgentMatchDelta(removed, added);
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject(
+                "p",
+                [&](ProjectTransaction& t) -> Status {
+                    std::vector<AgentMatchRecord> removed{{"a1", "p", 0, "doc.a", "doc", 0, 0}};
+                    std::vector<AgentMatchRecord> added{
+                        {"a2", "p", 0, "doc.c", "doc", 0.7f, 0},
+                        {"a1", "p", 1, "doc.b", "doc", 0.6f, 0}};  // update in place
+                    return t.ApplyAgentMatchDelta(removed, added);
+                })
+            .ok());
     matches = this->S().ListMatches("p");
     ASSERT_EQ(matches->size(), 2u);
     EXPECT_EQ((*matches)[0].agent_id, "a1");
@@ -604,22 +636,27 @@ TYPED_TEST(StorageContract, AgentNeedsAndInterestSet) {
 }
 
 TYPED_TEST(StorageContract, DeleteAgentCascadesAndUnknownIsNotFound) {
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<AgentNeedRecord> needs{{"a1", 0, "tech", {1}, "m"}};
-                        CONTEX_TRY(t.ReplaceAgentNeeds("a1", needs));
-                        std::vector<AgentMatchRecord> m{{"a1", "p", 0, "doc.a", "doc", 0.9f, 0}};
-                        CONTEX_TRY(t.ReplaceAgentMatches("a1", m));
-                        std::vector<NotificationRecord> n{this->Notification("a1", "p", 1, "pending")};
-                        return t.InsertNotifications(n);
-                    }).ok());
-    ASSERT_TRUE(this->InProject("p", [](ProjectTransaction& t) { return t.DeleteAgent("a1"); }).ok());
+    ASSERT_TRUE(
+        this->InProject(
+                "p",
+                [&](ProjectTransaction& t) -> Status {
+                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                    std::vector<AgentNeedRecord> needs{{"a1", 0, "tech", {1}, "m"}};
+                    CONTEX_TRY(t.ReplaceAgentNeeds("a1", needs));
+                    std::vector<AgentMatchRecord> m{{"a1", "p", 0, "doc.a", "doc", 0.9f, 0}};
+                    CONTEX_TRY(t.ReplaceAgentMatches("a1", m));
+                    std::vector<NotificationRecord> n{this->Notification("a1", "p", 1, "pending")};
+                    return t.InsertNotifications(n);
+                })
+            .ok());
+    ASSERT_TRUE(
+        this->InProject("p", [](ProjectTransaction& t) { return t.DeleteAgent("a1"); }).ok());
     EXPECT_FALSE(this->S().GetAgent("a1")->has_value());
     EXPECT_TRUE(this->S().ListNeeds("p")->empty());
     EXPECT_TRUE(this->S().ListMatches("p")->empty());
     EXPECT_TRUE(this->S().ListNotifications("a1", 0, 10)->empty());
-    auto claimed = this->S().ClaimDueDeliveries(this->env_.clock.Now(), 10,
-                                                this->env_.clock.Now() + 40s);
+    auto claimed =
+        this->S().ClaimDueDeliveries(this->env_.clock.Now(), 10, this->env_.clock.Now() + 40s);
     EXPECT_TRUE(claimed->empty());
     auto st = this->InProject("p", [](ProjectTransaction& t) { return t.DeleteAgent("a1"); });
     ASSERT_FALSE(st.ok());
@@ -631,12 +668,14 @@ TYPED_TEST(StorageContract, NotificationsListInOrderAndRejectDuplicates) {
     auto n2 = this->Notification("a1", "p", 2, std::nullopt);
     auto n3 = this->Notification("a1", "p", 2, std::nullopt);
     n3.type = "initial_context";
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<NotificationRecord> rows{n1, n2, n3};
-                        CONTEX_TRY(t.InsertNotifications(rows));
-                        return t.SetAgentLastSequence("a1", 2);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                                    std::vector<NotificationRecord> rows{n1, n2, n3};
+                                    CONTEX_TRY(t.InsertNotifications(rows));
+                                    return t.SetAgentLastSequence("a1", 2);
+                                })
+                    .ok());
     auto all = this->S().ListNotifications("a1", 0, 10);
     ASSERT_TRUE(all.ok()) << all.error().message;
     ASSERT_EQ(all->size(), 3u);
@@ -665,16 +704,16 @@ TYPED_TEST(StorageContract, NotificationsListInOrderAndRejectDuplicates) {
     });
     ASSERT_FALSE(ghost.ok());
     EXPECT_EQ(ghost.error().code, ErrorCode::kNotFound);
-    auto seq = this->InProject("p", [](ProjectTransaction& t) {
-        return t.SetAgentLastSequence("ghost", 1);
-    });
+    auto seq = this->InProject(
+        "p", [](ProjectTransaction& t) { return t.SetAgentLastSequence("ghost", 1); });
     EXPECT_EQ(seq.error().code, ErrorCode::kNotFound);
 }
 
 TYPED_TEST(StorageContract, TouchAgentSetsLastSeen) {
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) {
-                        return t.UpsertAgent(this->Agent("a1", "p"));
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject(
+                "p", [&](ProjectTransaction& t) { return t.UpsertAgent(this->Agent("a1", "p")); })
+            .ok());
     auto when = TimePoint{std::chrono::microseconds{1767800000000000}};
     ASSERT_TRUE(this->S().TouchAgent("a1", when).ok());
     EXPECT_EQ((*this->S().GetAgent("a1"))->last_seen, std::optional<TimePoint>(when));
@@ -690,11 +729,14 @@ TYPED_TEST(StorageContract, OutboxClaimsDueRowsOnceAndReclaimsExpiredLeases) {
     later.next_attempt_at = now + 60s;
     auto delivered = this->Notification("a1", "p", 3, "delivered");
     auto plain = this->Notification("a1", "p", 4, std::nullopt);
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<NotificationRecord> rows{due, later, delivered, plain};
-                        return t.InsertNotifications(rows);
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject("p",
+                        [&](ProjectTransaction& t) -> Status {
+                            CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                            std::vector<NotificationRecord> rows{due, later, delivered, plain};
+                            return t.InsertNotifications(rows);
+                        })
+            .ok());
     auto lease = now + 40s;
     auto claimed = this->S().ClaimDueDeliveries(now, 10, lease);
     ASSERT_TRUE(claimed.ok()) << claimed.error().message;
@@ -739,30 +781,36 @@ TYPED_TEST(StorageContract, OutboxClaimsDueRowsOnceAndReclaimsExpiredLeases) {
 TYPED_TEST(StorageContract, CancelPendingDeliveriesLeavesFinalRowsAlone) {
     auto pending = this->Notification("a1", "p", 1, "pending");
     auto delivered = this->Notification("a1", "p", 2, "delivered");
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<NotificationRecord> rows{pending, delivered};
-                        CONTEX_TRY(t.InsertNotifications(rows));
-                        return t.CancelPendingDeliveries("a1");
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                                    std::vector<NotificationRecord> rows{pending, delivered};
+                                    CONTEX_TRY(t.InsertNotifications(rows));
+                                    return t.CancelPendingDeliveries("a1");
+                                })
+                    .ok());
     auto rows = this->S().ListNotifications("a1", 0, 10);
     ASSERT_EQ(rows->size(), 2u);
     EXPECT_EQ((*rows)[0].delivery_status, std::optional<std::string>("cancelled"));
     EXPECT_EQ((*rows)[1].delivery_status, std::optional<std::string>("delivered"));
-    EXPECT_TRUE(this->S().ClaimDueDeliveries(this->env_.clock.Now() + 1h, 10,
-                                             this->env_.clock.Now() + 2h)
-                    ->empty());
+    EXPECT_TRUE(
+        this->S()
+            .ClaimDueDeliveries(this->env_.clock.Now() + 1h, 10, this->env_.clock.Now() + 2h)
+            ->empty());
 }
 
 TYPED_TEST(StorageContract, ConcurrentClaimersNeverShareARow) {
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<NotificationRecord> rows;
-                        for (int i = 0; i < 200; ++i) {
-                            rows.push_back(this->Notification("a1", "p", i + 1, "pending"));
-                        }
-                        return t.InsertNotifications(rows);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                                    std::vector<NotificationRecord> rows;
+                                    for (int i = 0; i < 200; ++i) {
+                                        rows.push_back(
+                                            this->Notification("a1", "p", i + 1, "pending"));
+                                    }
+                                    return t.InsertNotifications(rows);
+                                })
+                    .ok());
     std::mutex mu;
     std::vector<std::string> all;
     std::vector<std::thread> threads;
@@ -787,25 +835,28 @@ TYPED_TEST(StorageContract, ConcurrentClaimersNeverShareARow) {
 TYPED_TEST(StorageContract, ImportOverwriteKeepsCounterAndRaiseNeverLowers) {
     this->Publish("p", "doc", {this->Node("doc", "a", 0, {1})});
     this->Publish("p", "doc", {this->Node("doc", "a", 0, {1})});
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) {
-                        return t.UpsertAgent(this->Agent("a1", "p"));
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject(
+                "p", [&](ProjectTransaction& t) { return t.UpsertAgent(this->Agent("a1", "p")); })
+            .ok());
     this->Publish("other", "doc", {this->Node("doc", "a", 0, {1})});
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.DeleteProjectContent());
-                        std::vector<EventRecord> events;
-                        for (int64_t s : {5, 9}) {
-                            EventRecord e;
-                            e.sequence = s;
-                            e.event_type = "imported";
-                            e.data = json::object{{"doc", s}};
-                            e.data_key = "doc";
-                            events.push_back(e);
-                        }
-                        CONTEX_TRY(t.InsertEvents(events));
-                        CONTEX_TRY(t.RaiseSequenceTo(9));
-                        return t.RaiseSequenceTo(4);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.DeleteProjectContent());
+                                    std::vector<EventRecord> events;
+                                    for (int64_t s : {5, 9}) {
+                                        EventRecord e;
+                                        e.sequence = s;
+                                        e.event_type = "imported";
+                                        e.data = json::object{{"doc", s}};
+                                        e.data_key = "doc";
+                                        events.push_back(e);
+                                    }
+                                    CONTEX_TRY(t.InsertEvents(events));
+                                    CONTEX_TRY(t.RaiseSequenceTo(9));
+                                    return t.RaiseSequenceTo(4);
+                                })
+                    .ok());
     EXPECT_EQ(*this->S().CurrentSequence("p"), 9);
     auto events = this->S().ListEvents("p", 0, 10, std::nullopt, std::nullopt);
     ASSERT_EQ(events->size(), 2u);
@@ -817,7 +868,8 @@ TYPED_TEST(StorageContract, ImportOverwriteKeepsCounterAndRaiseNeverLowers) {
     // Sequences continue after the import.
     EXPECT_EQ(this->Publish("p", "doc", {}), 10);
     // Import into a counter already above the imported maximum leaves it alone.
-    ASSERT_TRUE(this->InProject("p", [](ProjectTransaction& t) { return t.RaiseSequenceTo(3); }).ok());
+    ASSERT_TRUE(
+        this->InProject("p", [](ProjectTransaction& t) { return t.RaiseSequenceTo(3); }).ok());
     EXPECT_EQ(*this->S().CurrentSequence("p"), 10);
     auto dup = this->InProject("p", [&](ProjectTransaction& t) {
         std::vector<EventRecord> events(1);
@@ -833,38 +885,45 @@ TYPED_TEST(StorageContract, RecentEventsForCatchUpAreTheNewestInAscendingOrder) 
     for (int i = 0; i < 6; ++i) this->Publish("p", i % 3 == 0 ? "a" : (i % 3 == 1 ? "b" : "c"), {});
     // a: 1, 4   b: 2, 5   c: 3, 6
     std::vector<EventRecord> got;
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        std::vector<std::string> keys{"a", "b"};
-                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(1, 5, keys, 2));
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    std::vector<std::string> keys{"a", "b"};
+                                    CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(1, 5, keys, 2));
+                                    return OkStatus();
+                                })
+                    .ok());
     ASSERT_EQ(got.size(), 2u);
     EXPECT_EQ(got[0].sequence, 4);
     EXPECT_EQ(got[1].sequence, 5);
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        std::vector<std::string> keys{"a", "b"};
-                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, keys, 100));
-                        EXPECT_EQ(got.size(), 4u);
-                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(6, 6, keys, 100));
-                        EXPECT_TRUE(got.empty());
-                        CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, {}, 100));
-                        EXPECT_TRUE(got.empty());
-                        auto bad = t.ListRecentEvents(0, 6, keys, 0);
-                        EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
-                        return OkStatus();
-                    }).ok());
+    ASSERT_TRUE(
+        this->InProject("p",
+                        [&](ProjectTransaction& t) -> Status {
+                            std::vector<std::string> keys{"a", "b"};
+                            CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, keys, 100));
+                            EXPECT_EQ(got.size(), 4u);
+                            CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(6, 6, keys, 100));
+                            EXPECT_TRUE(got.empty());
+                            CONTEX_ASSIGN_OR_RETURN(got, t.ListRecentEvents(0, 6, {}, 100));
+                            EXPECT_TRUE(got.empty());
+                            auto bad = t.ListRecentEvents(0, 6, keys, 0);
+                            EXPECT_EQ(bad.error().code, ErrorCode::kInvalidArgument);
+                            return OkStatus();
+                        })
+            .ok());
 }
 
 TYPED_TEST(StorageContract, CountRowsReportsEventsNodesAndOpenDeliveries) {
     this->Publish("p", "doc", {this->Node("doc", "a", 0), this->Node("doc", "b", 1)});
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        std::vector<NotificationRecord> rows{
-                            this->Notification("a1", "p", 1, "pending"),
-                            this->Notification("a1", "p", 1, "delivered"),
-                            this->Notification("a1", "p", 1, std::nullopt)};
-                        return t.InsertNotifications(rows);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                                    std::vector<NotificationRecord> rows{
+                                        this->Notification("a1", "p", 1, "pending"),
+                                        this->Notification("a1", "p", 1, "delivered"),
+                                        this->Notification("a1", "p", 1, std::nullopt)};
+                                    return t.InsertNotifications(rows);
+                                })
+                    .ok());
     auto counts = this->S().CountRows();
     ASSERT_TRUE(counts.ok()) << counts.error().message;
     EXPECT_EQ(counts->events, 1);
@@ -877,16 +936,20 @@ TYPED_TEST(StorageContract, PruneNotificationsKeepsUndeliveredWebhookRows) {
     std::vector<NotificationRecord> rows;
     for (int i = 1; i <= 5; ++i) rows.push_back(this->Notification("a1", "p", i, std::nullopt));
     rows[0].delivery_status = "pending";  // old but not final: kept
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
-                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
-                        return t.InsertNotifications(rows);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) -> Status {
+                                    CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                                    return t.InsertNotifications(rows);
+                                })
+                    .ok());
     this->env_.clock.Advance(std::chrono::hours(24 * 8));
     auto fresh = this->Notification("a1", "p", 6, std::nullopt);
-    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) {
-                        std::vector<NotificationRecord> r{fresh};
-                        return t.InsertNotifications(r);
-                    }).ok());
+    ASSERT_TRUE(this->InProject("p",
+                                [&](ProjectTransaction& t) {
+                                    std::vector<NotificationRecord> r{fresh};
+                                    return t.InsertNotifications(r);
+                                })
+                    .ok());
     auto deleted = this->S().PruneNotifications(old_time + std::chrono::hours(1), 1000);
     ASSERT_TRUE(deleted.ok()) << deleted.error().message;
     EXPECT_EQ(*deleted, 4);
@@ -910,16 +973,17 @@ TYPED_TEST(StorageContract, EightWritersProduceGapFreeSequences) {
     for (int w = 0; w < kThreads; ++w) {
         threads.emplace_back([&, w] {
             for (int i = 0; i < kPerThread; ++i) {
-                auto st = this->S().WithProjectTransaction("race", [&](ProjectTransaction& t) -> Status {
-                    CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
-                    EventRecord e;
-                    e.sequence = seq;
-                    e.event_type = "append";
-                    e.data = json::object{{"w", w}};
-                    CONTEX_TRY(t.InsertEvent(e));
-                    got[w].push_back(seq);
-                    return OkStatus();
-                });
+                auto st =
+                    this->S().WithProjectTransaction("race", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_ASSIGN_OR_RETURN(int64_t seq, t.AllocateSequence());
+                        EventRecord e;
+                        e.sequence = seq;
+                        e.event_type = "append";
+                        e.data = json::object{{"w", w}};
+                        CONTEX_TRY(t.InsertEvent(e));
+                        got[w].push_back(seq);
+                        return OkStatus();
+                    });
                 if (!st.ok()) failures++;
             }
         });
@@ -953,10 +1017,12 @@ TYPED_TEST(StorageContract, NotifyReachesTheChangeListener) {
     std::unique_lock lock(mu);
     // PostgreSQL delivers on the listener thread; the bound only guards a hang.
     bool got = cv.wait_for(lock, 10s, [&] {
-        return std::any_of(seen.begin(), seen.end(), [](const auto& n) { return n.kind == "publish"; });
+        return std::any_of(seen.begin(), seen.end(),
+                           [](const auto& n) { return n.kind == "publish"; });
     });
     ASSERT_TRUE(got);
-    auto it = std::find_if(seen.begin(), seen.end(), [](const auto& n) { return n.kind == "publish"; });
+    auto it =
+        std::find_if(seen.begin(), seen.end(), [](const auto& n) { return n.kind == "publish"; });
     EXPECT_EQ(it->project_id, "p");
     EXPECT_EQ(it->sequence, 12);
     EXPECT_EQ(it->data_key, "doc");

@@ -129,8 +129,8 @@ CrashStats RunTrials(const std::string& url, Storage& verifier, int trials) {
 }
 
 void Report(const char* backend, const CrashStats& s) {
-    std::printf("crash-trials backend=%s trials=%d acknowledged=%lld inconsistencies=%d\n",
-                backend, s.trials, static_cast<long long>(s.acknowledged), s.inconsistencies);
+    std::printf("crash-trials backend=%s trials=%d acknowledged=%lld inconsistencies=%d\n", backend,
+                s.trials, static_cast<long long>(s.acknowledged), s.inconsistencies);
     ::testing::Test::RecordProperty("trials", s.trials);
     ::testing::Test::RecordProperty("inconsistencies", s.inconsistencies);
 }

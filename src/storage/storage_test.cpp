@@ -35,8 +35,8 @@ TEST(ParseDatabaseUrl, SqlitePathsFollowTheThreeSlashRule) {
 }
 
 TEST(ParseDatabaseUrl, RejectsUnknownSchemesAndMalformedUrls) {
-    for (const char* url : {"mysql://h/db", "not a url", "sqlite://relative.db", "sqlite:///",
-                            "postgresql://"}) {
+    for (const char* url :
+         {"mysql://h/db", "not a url", "sqlite://relative.db", "sqlite:///", "postgresql://"}) {
         auto t = ParseDatabaseUrl(std::string(url), "d");
         ASSERT_FALSE(t.ok()) << url;
         EXPECT_EQ(t.error().code, ErrorCode::kInvalidArgument) << url;
@@ -78,19 +78,20 @@ TEST(Migrations, CreateTheRunbookNamesOnBothDialects) {
         lite += m.sqlite_sql;
     }
     for (const char* name :
-         {"TABLE IF NOT EXISTS events", "TABLE IF NOT EXISTS embeddings", "TABLE IF NOT EXISTS api_keys",
-          "key_id", "TABLE IF NOT EXISTS audit_events", "actor_id", "\"timestamp\"",
-          "TABLE IF NOT EXISTS agent_notifications", "TABLE IF NOT EXISTS idempotency_keys",
-          "TABLE IF NOT EXISTS rate_limit_counters", "TABLE IF NOT EXISTS webhook_deliveries",
-          "TABLE IF NOT EXISTS service_account_keys", "TABLE IF NOT EXISTS tenant_usage",
-          "idx_audit_actor_timestamp", "idx_events_project_sequence"}) {
+         {"TABLE IF NOT EXISTS events", "TABLE IF NOT EXISTS embeddings",
+          "TABLE IF NOT EXISTS api_keys", "key_id", "TABLE IF NOT EXISTS audit_events", "actor_id",
+          "\"timestamp\"", "TABLE IF NOT EXISTS agent_notifications",
+          "TABLE IF NOT EXISTS idempotency_keys", "TABLE IF NOT EXISTS rate_limit_counters",
+          "TABLE IF NOT EXISTS webhook_deliveries", "TABLE IF NOT EXISTS service_account_keys",
+          "TABLE IF NOT EXISTS tenant_usage", "idx_audit_actor_timestamp",
+          "idx_events_project_sequence"}) {
         EXPECT_NE(pg.find(name), std::string::npos) << "postgres: " << name;
         EXPECT_NE(lite.find(name), std::string::npos) << "sqlite: " << name;
     }
 }
 
 class SqliteStorageTest : public ::testing::Test {
-protected:
+  protected:
     Result<std::unique_ptr<Storage>> Open() {
         StorageConfig config;
         config.data_dir = dir_.path() + "/nested/data";
@@ -130,9 +131,13 @@ TEST_F(SqliteStorageTest, DataSurvivesReopen) {
     {
         auto s = Open();
         ASSERT_TRUE(s.ok());
-        ASSERT_TRUE((*s)->WithProjectTransaction("p", [](ProjectTransaction& t) -> Status {
-                          return t.AllocateSequence().ok() ? OkStatus() : Internal("x");
-                      }).ok());
+        ASSERT_TRUE((*s)->WithProjectTransaction("p",
+                                                 [](ProjectTransaction& t) -> Status {
+                                                     return t.AllocateSequence().ok()
+                                                                ? OkStatus()
+                                                                : Internal("x");
+                                                 })
+                        .ok());
     }
     auto s = Open();
     ASSERT_TRUE(s.ok());

@@ -65,7 +65,7 @@ inline std::optional<std::string> PostgresUrl() {
     return std::string(v);
 }
 
-#define CONTEX_SKIP_MESSAGE_NO_PG                                                        \
+#define CONTEX_SKIP_MESSAGE_NO_PG                                                         \
     "PostgreSQL not configured: set CONTEX_TEST_POSTGRES_URL (eval \"$(scripts/services " \
     "start)\") to run the PostgreSQL instantiation"
 
@@ -81,7 +81,7 @@ inline std::string WithDatabase(const std::string& url, const std::string& db) {
 
 // A fresh database on the test server, dropped when the object goes away.
 class ScratchPostgresDatabase {
-public:
+  public:
     explicit ScratchPostgresDatabase(const std::string& server_url)
         : admin_url_(server_url), name_("contex_t_" + RandomHex(12)) {
         auto c = pg::PgConnection::Connect(admin_url_, {});
@@ -99,12 +99,14 @@ public:
     ~ScratchPostgresDatabase() {
         if (url_.empty()) return;
         auto c = pg::PgConnection::Connect(admin_url_, {});
-        if (c.ok()) (void)(*c)->Exec("test", ("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)").c_str());
+        if (c.ok())
+            (void)(*c)->Exec("test",
+                             ("DROP DATABASE IF EXISTS " + name_ + " WITH (FORCE)").c_str());
     }
     const std::string& url() const { return url_; }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     std::string admin_url_;
     std::string name_;
     std::string url_;
@@ -113,9 +115,10 @@ private:
 
 // A temporary directory removed with its contents.
 class TempDir {
-public:
+  public:
     TempDir() {
-        std::string tmpl = (std::filesystem::temp_directory_path() / "contex-storage-XXXXXX").string();
+        std::string tmpl =
+            (std::filesystem::temp_directory_path() / "contex-storage-XXXXXX").string();
         path_ = mkdtemp(tmpl.data()) ? tmpl : std::string();
     }
     ~TempDir() {
@@ -124,13 +127,13 @@ public:
     }
     const std::string& path() const { return path_; }
 
-private:
+  private:
     std::string path_;
 };
 
 // A child process whose stdout is read line by line.
 class ChildProcess {
-public:
+  public:
     explicit ChildProcess(const std::vector<std::string>& argv) {
         int fds[2];
         if (pipe(fds) != 0) return;
@@ -183,7 +186,7 @@ public:
         return status_;
     }
 
-private:
+  private:
     pid_t pid_ = -1;
     int out_ = -1;
     bool reaped_ = false;

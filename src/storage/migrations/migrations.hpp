@@ -10,7 +10,7 @@
 namespace contex::storage {
 
 struct Migration {
-    std::string_view version;      // "001", "002", ... (zero-padded: compare as strings)
+    std::string_view version;  // "001", "002", ... (zero-padded: compare as strings)
     std::string_view description;
     std::string_view postgres_sql;  // statements separated by ';' (one multi-statement exec)
     std::string_view sqlite_sql;

@@ -101,7 +101,8 @@ Result<std::unique_ptr<PgConnection>> PgConnection::Connect(const std::string& u
     }
     // Server NOTICEs (e.g. "already exists, skipping" from idempotent DDL) would go to
     // stderr, which is not the JSON log; they carry nothing operators need.
-    PQsetNoticeProcessor(c->conn_, [](void*, const char*) {}, nullptr);
+    PQsetNoticeProcessor(
+        c->conn_, [](void*, const char*) {}, nullptr);
     c->created_at_ = std::chrono::steady_clock::now();
     return c;
 }

@@ -32,7 +32,7 @@ struct Param {
 
 // Positional parameters ($1, $2, ...) built fluently.
 class Params {
-public:
+  public:
     Params& Text(std::string_view v) { return Add(std::string(v)); }
     Params& Int(int64_t v) { return Add(std::to_string(v)); }
     Params& Bool(bool v) { return Add(v ? "true" : "false"); }
@@ -51,7 +51,7 @@ public:
     }
     const std::vector<Param>& items() const { return params_; }
 
-private:
+  private:
     Params& Add(std::string v) {
         params_.push_back({std::move(v), false});
         return *this;
@@ -61,7 +61,7 @@ private:
 
 // Owns a PGresult. Cells are read as text (the text result format).
 class PgResult {
-public:
+  public:
     PgResult() = default;
     explicit PgResult(pg_result* r) : r_(r) {}
     PgResult(PgResult&& o) noexcept : r_(o.r_) { o.r_ = nullptr; }
@@ -85,7 +85,7 @@ public:
     int64_t affected() const;  // rows changed by INSERT/UPDATE/DELETE
     pg_result* get() const { return r_; }
 
-private:
+  private:
     pg_result* r_ = nullptr;
 };
 
@@ -96,7 +96,7 @@ struct ConnectOptions {
 };
 
 class PgConnection {
-public:
+  public:
     // kUnavailable "Database unavailable: ..." when the server cannot be reached.
     static Result<std::unique_ptr<PgConnection>> Connect(const std::string& uri,
                                                          const ConnectOptions& options);
@@ -130,7 +130,7 @@ public:
     // DATABASE_ECHO: log every statement at DEBUG on this logger; nullptr = off.
     void set_echo(obs::Logger* logger) { echo_ = logger; }
 
-private:
+  private:
     PgConnection() = default;
     Error Translate(pg_result* r, std::string_view what);
     Result<PgResult> Run(const char* op, const char* sql, const Params& params, int result_format);

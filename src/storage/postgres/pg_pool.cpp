@@ -26,14 +26,15 @@ PgPool::PgPool(std::string uri, const StorageConfig& config, obs::Logger& logger
       query_duration_(&metrics.AddHistogram("contex_db_query_duration_seconds",
                                             "Database statement latency", obs::buckets::kB3,
                                             {"operation"})),
-      active_gauge_(metrics.AddGauge("contex_db_connections_active",
-                                     "Checked-out database connections")
-                        .Get()),
-      idle_gauge_(metrics.AddGauge("contex_db_connections_idle", "Idle pooled database connections")
-                      .Get()),
-      max_gauge_(metrics.AddGauge("contex_db_connections_max",
-                                  "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW")
-                     .Get()),
+      active_gauge_(
+          metrics.AddGauge("contex_db_connections_active", "Checked-out database connections")
+              .Get()),
+      idle_gauge_(
+          metrics.AddGauge("contex_db_connections_idle", "Idle pooled database connections").Get()),
+      max_gauge_(
+          metrics
+              .AddGauge("contex_db_connections_max", "DATABASE_POOL_SIZE + DATABASE_MAX_OVERFLOW")
+              .Get()),
       waiters_gauge_(metrics.AddGauge("contex_db_pool_waiters", "Waiting checkouts").Get()),
       exhausted_(metrics.AddCounter("contex_db_pool_exhausted_total", "Checkout timeouts").Get()),
       timeout_errors_(metrics
@@ -119,8 +120,8 @@ Result<PgPool::Lease> PgPool::Acquire(std::optional<std::chrono::milliseconds> t
             }
             if (cv_.wait_until(lock, deadline) == std::cv_status::timeout &&
                 std::chrono::steady_clock::now() >= deadline) {
-                bool can_proceed = waiters_.front() == ticket &&
-                                   (!idle_.empty() || total_ < size_ + overflow_);
+                bool can_proceed =
+                    waiters_.front() == ticket && (!idle_.empty() || total_ < size_ + overflow_);
                 if (can_proceed) continue;
                 waiters_.erase(std::find(waiters_.begin(), waiters_.end(), ticket));
                 int in_use = total_ - static_cast<int>(idle_.size());
@@ -130,13 +131,13 @@ Result<PgPool::Lease> PgPool::Acquire(std::optional<std::chrono::milliseconds> t
                 cv_.notify_all();
                 exhausted_.Inc();
                 timeout_errors_.Inc();
-                logger_.Log(obs::LogLevel::kError, kLog, "connection pool exhausted",
-                            {{"pool_size", json::value(size_)},
-                             {"max_overflow", json::value(overflow_)},
-                             {"in_use", json::value(in_use)},
-                             {"waiters", json::value(waiting)},
-                             {"timeout_s", json::value(std::chrono::duration<double>(wait)
-                                                           .count())}});
+                logger_.Log(
+                    obs::LogLevel::kError, kLog, "connection pool exhausted",
+                    {{"pool_size", json::value(size_)},
+                     {"max_overflow", json::value(overflow_)},
+                     {"in_use", json::value(in_use)},
+                     {"waiters", json::value(waiting)},
+                     {"timeout_s", json::value(std::chrono::duration<double>(wait).count())}});
                 return Unavailable("Database busy: connection pool exhausted");
             }
         }

@@ -26,7 +26,7 @@ class Gauge;
 namespace contex::storage::pg {
 
 class PgPool {
-public:
+  public:
     PgPool(std::string uri, const StorageConfig& config, obs::Logger& logger,
            obs::MetricsRegistry& metrics, const Clock& clock);
     ~PgPool();
@@ -36,7 +36,7 @@ public:
     // An exclusively held connection; returned to the pool on destruction (discarded when
     // it broke or Discard() was called).
     class Lease {
-    public:
+      public:
         Lease(PgPool* pool, std::unique_ptr<PgConnection> c) : pool_(pool), c_(std::move(c)) {}
         Lease(Lease&& o) noexcept = default;
         Lease& operator=(Lease&&) = delete;
@@ -45,7 +45,7 @@ public:
         PgConnection& operator*() { return *c_; }
         void Discard() { discard_ = true; }
 
-    private:
+      private:
         PgPool* pool_;
         std::unique_ptr<PgConnection> c_;
         bool discard_ = false;
@@ -70,7 +70,7 @@ public:
     json::object Stats() const;
     int waiters() const;
 
-private:
+  private:
     struct Idle {
         std::unique_ptr<PgConnection> conn;
         std::chrono::steady_clock::time_point since;
@@ -103,11 +103,11 @@ private:
 
     mutable std::mutex mutex_;
     std::condition_variable cv_;
-    std::deque<Idle> idle_;          // guarded by mutex_; back = most recently returned
-    std::deque<uint64_t> waiters_;   // guarded by mutex_; FIFO tickets
-    uint64_t next_ticket_ = 0;       // guarded by mutex_
-    int total_ = 0;                  // guarded by mutex_; open + opening connections
-    uint64_t generation_ = 0;        // guarded by mutex_; bumped by NoteServerFailure
+    std::deque<Idle> idle_;         // guarded by mutex_; back = most recently returned
+    std::deque<uint64_t> waiters_;  // guarded by mutex_; FIFO tickets
+    uint64_t next_ticket_ = 0;      // guarded by mutex_
+    int total_ = 0;                 // guarded by mutex_; open + opening connections
+    uint64_t generation_ = 0;       // guarded by mutex_; bumped by NoteServerFailure
     std::chrono::steady_clock::time_point last_connect_error_log_{};  // guarded by mutex_
 };
 

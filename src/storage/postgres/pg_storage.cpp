@@ -36,26 +36,26 @@ using pg::PgResult;
 
 constexpr std::string_view kLog = "contex.db";
 
-#define EVENT_COLS                                                                          \
-    "project_id, sequence, event_type, data::text, coalesce(data_key, ''), "               \
+#define EVENT_COLS                                                           \
+    "project_id, sequence, event_type, data::text, coalesce(data_key, ''), " \
     "coalesce(data_format, ''), coalesce(content_hash, ''), changed, created_at::text"
-#define DATA_KEY_COLS                                                                       \
-    "project_id, data_key, data_format, content_hash, data_original::text, node_count, "   \
+#define DATA_KEY_COLS                                                                    \
+    "project_id, data_key, data_format, content_hash, data_original::text, node_count, " \
     "sequence, updated_at::text"
-#define NODE_COLS_BASE                                                                      \
-    "project_id, data_key, node_key, coalesce(node_path, ''), coalesce(node_type, ''), "    \
-    "coalesce(description, ''), coalesce(data_format, ''), coalesce(text_hash, ''), "       \
+#define NODE_COLS_BASE                                                                   \
+    "project_id, data_key, node_key, coalesce(node_path, ''), coalesce(node_type, ''), " \
+    "coalesce(description, ''), coalesce(data_format, ''), coalesce(text_hash, ''), "    \
     "coalesce(model_id, ''), data::text, metadata::text, node_index"
 #define NODE_COLS_VEC NODE_COLS_BASE ", embedding"
 #define NODE_COLS_NOVEC NODE_COLS_BASE ", NULL::bytea"
-#define AGENT_COLS                                                                          \
-    "agent_id, project_id, tenant_id, to_json(needs)::text, notification_method, "          \
-    "response_format, coalesce(notification_channel, ''), webhook_url, webhook_secret, "     \
-    "to_json(data_keys)::text, last_sequence, last_seen::text, created_at::text, "            \
+#define AGENT_COLS                                                                       \
+    "agent_id, project_id, tenant_id, to_json(needs)::text, notification_method, "       \
+    "response_format, coalesce(notification_channel, ''), webhook_url, webhook_secret, " \
+    "to_json(data_keys)::text, last_sequence, last_seen::text, created_at::text, "       \
     "updated_at::text, data::text"
-#define NOTIFICATION_COLS                                                                   \
-    "message_id, agent_id, project_id, sequence, type, payload::text, created_at::text, "   \
-    "delivery_status, attempts, next_attempt_at::text, locked_until::text, "                \
+#define NOTIFICATION_COLS                                                                 \
+    "message_id, agent_id, project_id, sequence, type, payload::text, created_at::text, " \
+    "delivery_status, attempts, next_attempt_at::text, locked_until::text, "              \
     "delivered_at::text, last_status_code, last_error"
 #define ARRAY_PARAM(n) "ARRAY(SELECT jsonb_array_elements_text($" #n "::jsonb))"
 
@@ -226,7 +226,7 @@ Params& OptInt(Params& p, const std::optional<int>& v) {
 }
 
 class PgTransaction final : public ProjectTransaction {
-public:
+  public:
     PgTransaction(PgConnection& c, std::string project, const Clock& clock)
         : c_(c), project_(std::move(project)), clock_(clock) {}
 
@@ -260,11 +260,11 @@ public:
     }
 
     Result<std::optional<DataKeyRecord>> GetDataKey(std::string_view data_key) override {
-        CONTEX_ASSIGN_OR_RETURN(
-            PgResult r, c_.Exec("get_data_key",
-                                "SELECT " DATA_KEY_COLS
-                                " FROM data_keys WHERE project_id = $1 AND data_key = $2",
-                                Params().Text(project_).Text(data_key)));
+        CONTEX_ASSIGN_OR_RETURN(PgResult r,
+                                c_.Exec("get_data_key",
+                                        "SELECT " DATA_KEY_COLS
+                                        " FROM data_keys WHERE project_id = $1 AND data_key = $2",
+                                        Params().Text(project_).Text(data_key)));
         if (r.rows() == 0) return std::optional<DataKeyRecord>();
         CONTEX_ASSIGN_OR_RETURN(DataKeyRecord d, ReadDataKey(r, 0));
         return std::optional<DataKeyRecord>(std::move(d));
@@ -317,8 +317,9 @@ public:
                     .Text(node.model_id)
                     .Int(static_cast<int64_t>(node.embedding.size()));
             }
-            params.OptText(node.text_hash.empty() ? std::nullopt
-                                                  : std::optional<std::string>(node.text_hash))
+            params
+                .OptText(node.text_hash.empty() ? std::nullopt
+                                                : std::optional<std::string>(node.text_hash))
                 .Text(JsonText(node.metadata))
                 .Int(node.node_index);
             CONTEX_TRY(c_.Exec(
@@ -363,10 +364,11 @@ public:
 
     Status DeleteDataKey(std::string_view data_key) override {
         CONTEX_ASSIGN_OR_RETURN(
-            PgResult r,
-            c_.Exec("delete_data_key", "DELETE FROM data_keys WHERE project_id = $1 AND data_key = $2",
-                    Params().Text(project_).Text(data_key)));
-        if (r.affected() == 0) return NotFound("data key '" + std::string(data_key) + "' not found");
+            PgResult r, c_.Exec("delete_data_key",
+                                "DELETE FROM data_keys WHERE project_id = $1 AND data_key = $2",
+                                Params().Text(project_).Text(data_key)));
+        if (r.affected() == 0)
+            return NotFound("data key '" + std::string(data_key) + "' not found");
         CONTEX_TRY(c_.Exec("delete_nodes",
                            "DELETE FROM embeddings WHERE project_id = $1 AND data_key = $2",
                            Params().Text(project_).Text(data_key)));
@@ -415,7 +417,12 @@ public:
                     "SELECT " EVENT_COLS
                     " FROM events WHERE project_id = $1 AND sequence > $2 AND sequence <= $3 AND "
                     "data_key = ANY(" ARRAY_PARAM(4) ") ORDER BY sequence DESC LIMIT $5",
-                    Params().Text(project_).Int(after).Int(upto).Text(StringArrayJson(keys)).Int(limit)));
+                    Params()
+                        .Text(project_)
+                        .Int(after)
+                        .Int(upto)
+                        .Text(StringArrayJson(keys))
+                        .Int(limit)));
         CONTEX_ASSIGN_OR_RETURN(out, Collect<EventRecord>(r, ReadEvent));
         std::reverse(out.begin(), out.end());
         return out;
@@ -433,14 +440,16 @@ public:
             "INSERT INTO agent_registrations (agent_id, project_id, tenant_id, needs, "
             "notification_method, response_format, notification_channel, webhook_url, "
             "webhook_secret, data_keys, last_sequence, last_seen, data, created_at, updated_at) "
-            "VALUES ($1, $2, $3, " ARRAY_PARAM(4) ", $5, $6, $7, $8, $9, " ARRAY_PARAM(10)
-            ", $11, $12, $13, $14, $15) ON CONFLICT (agent_id) DO UPDATE SET project_id = "
-            "EXCLUDED.project_id, tenant_id = EXCLUDED.tenant_id, needs = EXCLUDED.needs, "
-            "notification_method = EXCLUDED.notification_method, response_format = "
-            "EXCLUDED.response_format, notification_channel = EXCLUDED.notification_channel, "
-            "webhook_url = EXCLUDED.webhook_url, webhook_secret = EXCLUDED.webhook_secret, "
-            "data_keys = EXCLUDED.data_keys, last_sequence = EXCLUDED.last_sequence, last_seen = "
-            "EXCLUDED.last_seen, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at",
+            "VALUES ($1, $2, $3, " ARRAY_PARAM(4) ", $5, $6, $7, $8, $9, " ARRAY_PARAM(
+                10) ", $11, $12, $13, $14, $15) ON CONFLICT (agent_id) DO UPDATE SET project_id = "
+                    "EXCLUDED.project_id, tenant_id = EXCLUDED.tenant_id, needs = EXCLUDED.needs, "
+                    "notification_method = EXCLUDED.notification_method, response_format = "
+                    "EXCLUDED.response_format, notification_channel = "
+                    "EXCLUDED.notification_channel, "
+                    "webhook_url = EXCLUDED.webhook_url, webhook_secret = EXCLUDED.webhook_secret, "
+                    "data_keys = EXCLUDED.data_keys, last_sequence = EXCLUDED.last_sequence, "
+                    "last_seen = "
+                    "EXCLUDED.last_seen, data = EXCLUDED.data, updated_at = EXCLUDED.updated_at",
             Params()
                 .Text(a.agent_id)
                 .Text(a.project_id.empty() ? project_ : a.project_id)
@@ -462,8 +471,9 @@ public:
 
     Status RequireAgent(std::string_view agent_id) {
         CONTEX_ASSIGN_OR_RETURN(
-            PgResult r, c_.Exec("get_agent", "SELECT 1 FROM agent_registrations WHERE agent_id = $1",
-                                Params().Text(agent_id)));
+            PgResult r,
+            c_.Exec("get_agent", "SELECT 1 FROM agent_registrations WHERE agent_id = $1",
+                    Params().Text(agent_id)));
         if (r.rows() == 0) return NotFound("agent '" + std::string(agent_id) + "' not found");
         return OkStatus();
     }
@@ -546,8 +556,9 @@ public:
 
     Status DeleteAgent(std::string_view agent_id) override {
         CONTEX_ASSIGN_OR_RETURN(
-            PgResult r, c_.Exec("delete_agent", "DELETE FROM agent_registrations WHERE agent_id = $1",
-                                Params().Text(agent_id)));
+            PgResult r,
+            c_.Exec("delete_agent", "DELETE FROM agent_registrations WHERE agent_id = $1",
+                    Params().Text(agent_id)));
         if (r.affected() == 0) return NotFound("agent '" + std::string(agent_id) + "' not found");
         return OkStatus();
     }
@@ -566,7 +577,9 @@ public:
                 .Int(n.attempts)
                 .OptText(OptTimeParam(n.next_attempt_at))
                 .OptText(OptTimeParam(n.locked_until));
-            OptInt(p, n.last_status_code).OptText(n.last_error).OptText(OptTimeParam(n.delivered_at));
+            OptInt(p, n.last_status_code)
+                .OptText(n.last_error)
+                .OptText(OptTimeParam(n.delivered_at));
             auto r = c_.Exec(
                 "insert_notification",
                 "INSERT INTO agent_notifications (message_id, agent_id, project_id, sequence, "
@@ -628,14 +641,14 @@ public:
         return OkStatus();
     }
 
-private:
+  private:
     PgConnection& c_;
     std::string project_;
     const Clock& clock_;
 };
 
 class PgStorage final : public Storage {
-public:
+  public:
     PgStorage(std::string uri, const StorageConfig& config, obs::Logger& logger,
               obs::MetricsRegistry& metrics, const Clock& clock)
         : uri_(std::move(uri)),
@@ -656,12 +669,12 @@ public:
     Status Connect() {
         CONTEX_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
         CONTEX_TRY(lease->Exec("connect_check", "SELECT 1"));
-        logger_.Log(obs::LogLevel::kInfo, kLog, "PostgreSQL connection established successfully",
-                    {{"url", json::value(MaskDatabaseUrl(uri_))},
-                     {"pool", json::value(pool_.Stats())}});
-        logger_.Log(obs::LogLevel::kInfo, kLog, "Database connection established",
-                    {{"url", json::value(MaskDatabaseUrl(uri_))},
-                     {"backend", json::value("postgresql")}});
+        logger_.Log(
+            obs::LogLevel::kInfo, kLog, "PostgreSQL connection established successfully",
+            {{"url", json::value(MaskDatabaseUrl(uri_))}, {"pool", json::value(pool_.Stats())}});
+        logger_.Log(
+            obs::LogLevel::kInfo, kLog, "Database connection established",
+            {{"url", json::value(MaskDatabaseUrl(uri_))}, {"backend", json::value("postgresql")}});
         return OkStatus();
     }
 
@@ -670,31 +683,31 @@ public:
     Status Migrate() override {
         CONTEX_ASSIGN_OR_RETURN(auto lease, pool_.Acquire());
         auto& c = *lease;
-        CONTEX_TRY(Track(c, c.Exec("migrate_lock",
-                                   "SELECT pg_advisory_lock(hashtext('contex_migrate'))")));
+        CONTEX_TRY(Track(
+            c, c.Exec("migrate_lock", "SELECT pg_advisory_lock(hashtext('contex_migrate'))")));
         auto st = MigrateLocked(c);
-        auto unlock = c.Exec("migrate_unlock",
-                             "SELECT pg_advisory_unlock(hashtext('contex_migrate'))");
+        auto unlock =
+            c.Exec("migrate_unlock", "SELECT pg_advisory_unlock(hashtext('contex_migrate'))");
         if (!unlock.ok()) lease.Discard();  // the session ends, releasing the lock
         return st;
     }
 
     Result<std::string> SchemaVersion() override {
-        return WithConnection<std::string>("schema_version", [&](PgConnection& c)
-                                                                  -> Result<std::string> {
-            CONTEX_ASSIGN_OR_RETURN(PgResult r,
-                                    c.Exec("schema_version",
-                                           "SELECT to_regclass('alembic_version') IS NOT NULL"));
-            if (!r.Bool(0, 0)) return std::string();
-            CONTEX_ASSIGN_OR_RETURN(
-                PgResult v, c.Exec("schema_version", "SELECT max(version_num) FROM alembic_version"));
-            return v.IsNull(0, 0) ? std::string() : v.Str(0, 0);
-        });
+        return WithConnection<std::string>(
+            "schema_version", [&](PgConnection& c) -> Result<std::string> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult r,
+                    c.Exec("schema_version", "SELECT to_regclass('alembic_version') IS NOT NULL"));
+                if (!r.Bool(0, 0)) return std::string();
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult v,
+                    c.Exec("schema_version", "SELECT max(version_num) FROM alembic_version"));
+                return v.IsNull(0, 0) ? std::string() : v.Str(0, 0);
+            });
     }
 
-    Status WithProjectTransaction(
-        std::string_view project_id,
-        const std::function<Status(ProjectTransaction&)>& fn) override {
+    Status WithProjectTransaction(std::string_view project_id,
+                                  const std::function<Status(ProjectTransaction&)>& fn) override {
         if (project_id.empty()) return InvalidArgument("project_id must not be empty");
         Status last = OkStatus();
         for (int attempt = 1; attempt <= internal::kMaxTransactionAttempts; ++attempt) {
@@ -778,8 +791,8 @@ public:
         return WithConnection<std::vector<std::string>>(
             "list_projects", [&](PgConnection& c) -> Result<std::vector<std::string>> {
                 CONTEX_ASSIGN_OR_RETURN(
-                    PgResult r, c.Exec("list_projects",
-                                       "SELECT project_id FROM projects ORDER BY project_id"));
+                    PgResult r,
+                    c.Exec("list_projects", "SELECT project_id FROM projects ORDER BY project_id"));
                 std::vector<std::string> out;
                 for (int i = 0; i < r.rows(); ++i) out.push_back(r.Str(i, 0));
                 return out;
@@ -805,11 +818,10 @@ public:
         return WithConnection<std::vector<DataKeyRecord>>(
             "list_data_keys", [&](PgConnection& c) -> Result<std::vector<DataKeyRecord>> {
                 CONTEX_ASSIGN_OR_RETURN(
-                    PgResult r,
-                    c.Exec("list_data_keys",
-                           "SELECT " DATA_KEY_COLS
-                           " FROM data_keys WHERE project_id = $1 ORDER BY data_key",
-                           Params().Text(project_id)));
+                    PgResult r, c.Exec("list_data_keys",
+                                       "SELECT " DATA_KEY_COLS
+                                       " FROM data_keys WHERE project_id = $1 ORDER BY data_key",
+                                       Params().Text(project_id)));
                 return Collect<DataKeyRecord>(r, ReadDataKey);
             });
     }
@@ -944,11 +956,11 @@ public:
 
     Status TouchAgent(std::string_view agent_id, TimePoint last_seen) override {
         auto r = WithConnection<bool>("touch_agent", [&](PgConnection& c) -> Result<bool> {
-            CONTEX_ASSIGN_OR_RETURN(
-                PgResult res, c.Exec("touch_agent",
-                                     "UPDATE agent_registrations SET last_seen = $2 WHERE "
-                                     "agent_id = $1",
-                                     Params().Text(agent_id).Text(FormatTime(last_seen))));
+            CONTEX_ASSIGN_OR_RETURN(PgResult res,
+                                    c.Exec("touch_agent",
+                                           "UPDATE agent_registrations SET last_seen = $2 WHERE "
+                                           "agent_id = $1",
+                                           Params().Text(agent_id).Text(FormatTime(last_seen))));
             return res.affected() > 0;
         });
         if (!r.ok()) return std::move(r).error();
@@ -963,14 +975,15 @@ public:
             "claim_deliveries", [&](PgConnection& c) -> Result<std::vector<NotificationRecord>> {
                 CONTEX_ASSIGN_OR_RETURN(
                     PgResult res,
-                    c.Exec("claim_deliveries",
-                           "UPDATE agent_notifications SET delivery_status = 'delivering', "
-                           "locked_until = $3 WHERE id IN (SELECT id FROM agent_notifications "
-                           "WHERE (delivery_status = 'pending' AND (next_attempt_at IS NULL OR "
-                           "next_attempt_at <= $1)) OR (delivery_status = 'delivering' AND "
-                           "locked_until <= $1) ORDER BY coalesce(next_attempt_at, created_at), "
-                           "id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " NOTIFICATION_COLS,
-                           Params().Text(FormatTime(now)).Int(limit).Text(FormatTime(lease_until))));
+                    c.Exec(
+                        "claim_deliveries",
+                        "UPDATE agent_notifications SET delivery_status = 'delivering', "
+                        "locked_until = $3 WHERE id IN (SELECT id FROM agent_notifications "
+                        "WHERE (delivery_status = 'pending' AND (next_attempt_at IS NULL OR "
+                        "next_attempt_at <= $1)) OR (delivery_status = 'delivering' AND "
+                        "locked_until <= $1) ORDER BY coalesce(next_attempt_at, created_at), "
+                        "id LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING " NOTIFICATION_COLS,
+                        Params().Text(FormatTime(now)).Int(limit).Text(FormatTime(lease_until))));
                 return Collect<NotificationRecord>(res, ReadNotification);
             });
         if (!r.ok()) return r;
@@ -1023,7 +1036,8 @@ public:
 
     Result<int64_t> PruneNotifications(TimePoint older_than, int max_per_agent) override {
         if (max_per_agent < 0) return InvalidArgument("max_per_agent must not be negative");
-        return WithConnection<int64_t>("prune_notifications", [&](PgConnection& c) -> Result<int64_t> {
+        return WithConnection<
+            int64_t>("prune_notifications", [&](PgConnection& c) -> Result<int64_t> {
             CONTEX_ASSIGN_OR_RETURN(
                 PgResult r,
                 c.Exec("prune_notifications",
@@ -1065,7 +1079,8 @@ public:
             // Wait for the first LISTEN attempt so that notices sent after this call
             // returns are not missed (bounded by the connect timeout).
             std::unique_lock lock(listener_mutex_);
-            listener_cv_.wait_for(lock, pool_.connect_options().connect_timeout + std::chrono::seconds(1),
+            listener_cv_.wait_for(lock,
+                                  pool_.connect_options().connect_timeout + std::chrono::seconds(1),
                                   [&] { return listener_first_attempt_done_; });
         }
     }
@@ -1092,9 +1107,9 @@ public:
             if (!(*lease)->broken()) break;
             lease->Discard();  // a connection from before an outage: retry on a fresh one
         }
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                              start)
-                        .count();
+        double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
         h.details["status"] = "healthy";
         h.details["latency_ms"] = ms;
         h.details["pool"] = pool_.Stats();
@@ -1126,17 +1141,18 @@ public:
         return h;
     }
 
-private:
+  private:
     Status MigrateLocked(PgConnection& c) {
-        CONTEX_TRY(Track(c, c.ExecScript(
-                                "migrate",
-                                "CREATE TABLE IF NOT EXISTS alembic_version (version_num "
-                                "VARCHAR(32) NOT NULL PRIMARY KEY);"
-                                "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR(32) "
-                                "PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ "
-                                "NOT NULL DEFAULT now());")));
-        CONTEX_ASSIGN_OR_RETURN(PgResult v, Track(c, c.Exec("migrate", "SELECT max(version_num) "
-                                                                        "FROM alembic_version")));
+        CONTEX_TRY(Track(
+            c, c.ExecScript("migrate",
+                            "CREATE TABLE IF NOT EXISTS alembic_version (version_num "
+                            "VARCHAR(32) NOT NULL PRIMARY KEY);"
+                            "CREATE TABLE IF NOT EXISTS schema_migrations (version VARCHAR(32) "
+                            "PRIMARY KEY, description TEXT NOT NULL, applied_at TIMESTAMPTZ "
+                            "NOT NULL DEFAULT now());")));
+        CONTEX_ASSIGN_OR_RETURN(PgResult v, Track(c, c.Exec("migrate",
+                                                            "SELECT max(version_num) "
+                                                            "FROM alembic_version")));
         std::string from = v.IsNull(0, 0) ? std::string() : v.Str(0, 0);
         if (!from.empty() && from > LatestSchemaVersion()) {
             return Conflict("database schema version " + from + " is newer than this binary (" +
@@ -1241,8 +1257,8 @@ private:
                     while (!stop_listener_.load() && std::chrono::steady_clock::now() < until) {
                         std::this_thread::sleep_for(std::chrono::milliseconds(20));
                     }
-                    backoff = std::min<std::chrono::milliseconds>(backoff * 2,
-                                                                  std::chrono::seconds(5));
+                    backoff =
+                        std::min<std::chrono::milliseconds>(backoff * 2, std::chrono::seconds(5));
                     continue;
                 }
             }

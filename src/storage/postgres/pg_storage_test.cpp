@@ -24,7 +24,7 @@ namespace {
 using namespace std::chrono_literals;
 
 class PostgresStorageTest : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         auto server = testing::PostgresUrl();
         if (!server) GTEST_SKIP() << CONTEX_SKIP_MESSAGE_NO_PG;
@@ -91,11 +91,12 @@ TEST_F(PostgresStorageTest, OverflowConnectionsServeConcurrentCallersAndGaugesRe
     std::vector<std::thread> threads;
     for (int i = 0; i < 3; ++i) {
         threads.emplace_back([&, i] {
-            auto st = (*s)->WithProjectTransaction("p" + std::to_string(i), [&](ProjectTransaction&) {
-                all_holding.count_down();
-                release.wait();
-                return OkStatus();
-            });
+            auto st =
+                (*s)->WithProjectTransaction("p" + std::to_string(i), [&](ProjectTransaction&) {
+                    all_holding.count_down();
+                    release.wait();
+                    return OkStatus();
+                });
             EXPECT_TRUE(st.ok());
         });
     }
@@ -211,7 +212,7 @@ TEST_F(PostgresStorageTest, TwoProcessesAppendWithoutGapsOrDuplicates) {
 
 // A PostgreSQL server owned by one test (initdb + pg_ctl as user postgres when root).
 class PrivatePostgres {
-public:
+  public:
     PrivatePostgres() {
         bin_ = "/usr/lib/postgresql/15/bin";
         if (!std::filesystem::exists(bin_ + "/initdb")) {
@@ -245,8 +246,8 @@ public:
         }
     }
     bool Start() {
-        return Run(bin_ + "/pg_ctl -D " + dir_ + "/pg -w -t 60 -l " + dir_ +
-                   "/pg.log -o \"-p " + std::to_string(port_) + " -k " + dir_ +
+        return Run(bin_ + "/pg_ctl -D " + dir_ + "/pg -w -t 60 -l " + dir_ + "/pg.log -o \"-p " +
+                   std::to_string(port_) + " -k " + dir_ +
                    " -c listen_addresses=127.0.0.1 -c fsync=off\" start >/dev/null 2>&1") == 0;
     }
     bool Stop() {
@@ -257,7 +258,7 @@ public:
     }
     const std::string& error() const { return error_; }
 
-private:
+  private:
     int Run(const std::string& cmd) {
         std::string full = as_root_ ? "cd /tmp && runuser -u postgres -- sh -c '" + cmd + "'" : cmd;
         return std::system(full.c_str());
@@ -286,7 +287,8 @@ private:
 TEST(PostgresOutage, CallsFailUnavailableDuringOutageAndRecoverWithoutRestart) {
     PrivatePostgres server;
     if (!server.error().empty()) {
-        if (testing::ServicesRequired()) FAIL() << "cannot start a private PostgreSQL: " << server.error();
+        if (testing::ServicesRequired())
+            FAIL() << "cannot start a private PostgreSQL: " << server.error();
         GTEST_SKIP() << "cannot start a private PostgreSQL: " << server.error();
     }
     testing::TestEnv env;

@@ -66,7 +66,7 @@ Error SqliteError(sqlite3* db, int rc, std::string_view what) {
 
 // A prepared statement borrowed from a connection's cache; reset on destruction.
 class Stmt {
-public:
+  public:
     Stmt(sqlite3* db, sqlite3_stmt* s) : db_(db), s_(s) {}
     Stmt(const Stmt&) = delete;
     Stmt& operator=(const Stmt&) = delete;
@@ -146,13 +146,13 @@ public:
         return std::optional<TimePoint>(t);
     }
 
-private:
+  private:
     sqlite3* db_;
     sqlite3_stmt* s_;
 };
 
 class Connection {
-public:
+  public:
     ~Connection() {
         for (auto& [sql, s] : cache_) sqlite3_finalize(s);
         if (db_) sqlite3_close_v2(db_);
@@ -163,8 +163,8 @@ public:
         auto c = std::make_unique<Connection>();
         // Readers open read-write with query_only: a read-only WAL connection cannot
         // recover the shared-memory index on its own.
-        int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE |
-                    (readonly ? 0 : SQLITE_OPEN_CREATE);
+        int flags =
+            SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
         int rc = sqlite3_open_v2(path.c_str(), &c->db_, flags, nullptr);
         if (rc != SQLITE_OK) {
             std::string msg = c->db_ ? sqlite3_errmsg(c->db_) : sqlite3_errstr(rc);
@@ -178,9 +178,9 @@ public:
                 c->db_, SQLITE_TRACE_STMT,
                 [](unsigned, void* ctx, void* stmt, void*) -> int {
                     const char* sql = sqlite3_sql(static_cast<sqlite3_stmt*>(stmt));
-                    static_cast<obs::Logger*>(ctx)->Log(
-                        obs::LogLevel::kDebug, "contex.db", "SQL statement",
-                        {{"sql", json::value(sql ? sql : "")}});
+                    static_cast<obs::Logger*>(ctx)->Log(obs::LogLevel::kDebug, "contex.db",
+                                                        "SQL statement",
+                                                        {{"sql", json::value(sql ? sql : "")}});
                     return 0;
                 },
                 echo);
@@ -190,8 +190,8 @@ public:
         if (readonly) {
             pragmas += "PRAGMA query_only=1;";
         } else {
-            pragmas += "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + config.sqlite_synchronous +
-                       ";";
+            pragmas +=
+                "PRAGMA journal_mode=WAL; PRAGMA synchronous=" + config.sqlite_synchronous + ";";
         }
         CONTEX_TRY(c->ExecScript(pragmas));
         return c;
@@ -218,7 +218,7 @@ public:
     }
     sqlite3* db() { return db_; }
 
-private:
+  private:
     sqlite3* db_ = nullptr;
     std::map<std::string, sqlite3_stmt*> cache_;
 };
@@ -382,7 +382,7 @@ Result<std::vector<T>> CollectRows(Stmt& s, Reader reader) {
 class SqliteStorage;
 
 class SqliteTransaction final : public ProjectTransaction {
-public:
+  public:
     SqliteTransaction(Connection& c, std::string project, const Clock& clock)
         : c_(c), project_(std::move(project)), clock_(clock) {}
 
@@ -421,8 +421,8 @@ public:
     }
 
     Result<std::optional<DataKeyRecord>> GetDataKey(std::string_view data_key) override {
-        static const std::string sql =
-            Sql({"SELECT ", kDataKeyCols, " FROM data_keys WHERE project_id = ?1 AND data_key = ?2"});
+        static const std::string sql = Sql(
+            {"SELECT ", kDataKeyCols, " FROM data_keys WHERE project_id = ?1 AND data_key = ?2"});
         CONTEX_ASSIGN_OR_RETURN(auto s, c_.Prepare(sql.c_str()));
         s->Bind(1, project_).Bind(2, data_key);
         CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -450,9 +450,9 @@ public:
     Status ReplaceNodes(std::string_view data_key, std::span<const std::string> removed,
                         std::span<const NodeRecord> upserts) override {
         if (!removed.empty()) {
-            CONTEX_ASSIGN_OR_RETURN(
-                auto del, c_.Prepare("DELETE FROM embeddings WHERE project_id = ?1 AND "
-                                     "data_key = ?2 AND node_key = ?3"));
+            CONTEX_ASSIGN_OR_RETURN(auto del,
+                                    c_.Prepare("DELETE FROM embeddings WHERE project_id = ?1 AND "
+                                               "data_key = ?2 AND node_key = ?3"));
             for (const auto& key : removed) {
                 del->Bind(1, project_).Bind(2, data_key).Bind(3, key);
                 CONTEX_TRY(del->Run());
@@ -576,7 +576,11 @@ public:
                  " FROM events WHERE project_id = ?1 AND sequence > ?2 AND sequence <= ?3 AND "
                  "data_key IN (SELECT value FROM json_each(?4)) ORDER BY sequence DESC LIMIT ?5"});
         CONTEX_ASSIGN_OR_RETURN(auto s, c_.Prepare(sql.c_str()));
-        s->Bind(1, project_).Bind(2, after).Bind(3, upto).Bind(4, StringArrayJson(keys)).Bind(5, limit);
+        s->Bind(1, project_)
+            .Bind(2, after)
+            .Bind(3, upto)
+            .Bind(4, StringArrayJson(keys))
+            .Bind(5, limit);
         CONTEX_ASSIGN_OR_RETURN(out, CollectRows<EventRecord>(*s, ReadEvent));
         std::reverse(out.begin(), out.end());
         return out;
@@ -591,18 +595,19 @@ public:
         if (a.agent_id.empty()) return InvalidArgument("agent_id must not be empty");
         CONTEX_ASSIGN_OR_RETURN(
             auto s,
-            c_.Prepare("INSERT INTO agent_registrations (agent_id, project_id, tenant_id, needs, "
-                       "notification_method, response_format, notification_channel, webhook_url, "
-                       "webhook_secret, data_keys, last_sequence, last_seen, data, created_at, "
-                       "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
-                       "?14, ?15) ON CONFLICT (agent_id) DO UPDATE SET project_id = "
-                       "excluded.project_id, tenant_id = excluded.tenant_id, needs = "
-                       "excluded.needs, notification_method = excluded.notification_method, "
-                       "response_format = excluded.response_format, notification_channel = "
-                       "excluded.notification_channel, webhook_url = excluded.webhook_url, "
-                       "webhook_secret = excluded.webhook_secret, data_keys = excluded.data_keys, "
-                       "last_sequence = excluded.last_sequence, last_seen = excluded.last_seen, "
-                       "data = excluded.data, updated_at = excluded.updated_at"));
+            c_.Prepare(
+                "INSERT INTO agent_registrations (agent_id, project_id, tenant_id, needs, "
+                "notification_method, response_format, notification_channel, webhook_url, "
+                "webhook_secret, data_keys, last_sequence, last_seen, data, created_at, "
+                "updated_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, "
+                "?14, ?15) ON CONFLICT (agent_id) DO UPDATE SET project_id = "
+                "excluded.project_id, tenant_id = excluded.tenant_id, needs = "
+                "excluded.needs, notification_method = excluded.notification_method, "
+                "response_format = excluded.response_format, notification_channel = "
+                "excluded.notification_channel, webhook_url = excluded.webhook_url, "
+                "webhook_secret = excluded.webhook_secret, data_keys = excluded.data_keys, "
+                "last_sequence = excluded.last_sequence, last_seen = excluded.last_seen, "
+                "data = excluded.data, updated_at = excluded.updated_at"));
         s->Bind(1, a.agent_id)
             .Bind(2, a.project_id.empty() ? project_ : a.project_id)
             .Bind(3, a.tenant_id)
@@ -696,9 +701,9 @@ public:
     Status ApplyAgentMatchDelta(std::span<const AgentMatchRecord> removed,
                                 std::span<const AgentMatchRecord> added) override {
         for (const auto& m : removed) {
-            CONTEX_ASSIGN_OR_RETURN(
-                auto s, c_.Prepare("DELETE FROM agent_matches WHERE agent_id = ?1 AND "
-                                   "need_index = ?2 AND node_key = ?3"));
+            CONTEX_ASSIGN_OR_RETURN(auto s,
+                                    c_.Prepare("DELETE FROM agent_matches WHERE agent_id = ?1 AND "
+                                               "need_index = ?2 AND node_key = ?3"));
             s->Bind(1, m.agent_id).Bind(2, m.need_index).Bind(3, m.node_key);
             CONTEX_TRY(s->Run());
         }
@@ -707,8 +712,8 @@ public:
     }
 
     Status DeleteAgent(std::string_view agent_id) override {
-        CONTEX_ASSIGN_OR_RETURN(
-            auto s, c_.Prepare("DELETE FROM agent_registrations WHERE agent_id = ?1"));
+        CONTEX_ASSIGN_OR_RETURN(auto s,
+                                c_.Prepare("DELETE FROM agent_registrations WHERE agent_id = ?1"));
         s->Bind(1, agent_id);
         CONTEX_TRY(s->Run());
         if (sqlite3_changes(c_.db()) == 0) {
@@ -797,14 +802,14 @@ public:
         return s->Run();
     }
 
-private:
+  private:
     Connection& c_;
     std::string project_;
     const Clock& clock_;
 };
 
 class SqliteStorage final : public Storage {
-public:
+  public:
     SqliteStorage(std::string path, StorageConfig config, obs::Logger& logger,
                   obs::MetricsRegistry& metrics, const Clock& clock)
         : path_(std::move(path)),
@@ -812,8 +817,8 @@ public:
           logger_(logger),
           clock_(clock),
           query_duration_(metrics.AddHistogram("contex_db_query_duration_seconds",
-                                               "Database statement latency",
-                                               obs::buckets::kB3, {"operation"})),
+                                               "Database statement latency", obs::buckets::kB3,
+                                               {"operation"})),
           errors_(metrics.AddCounter("contex_errors_total", "Internal failures by component",
                                      {"component", "kind"})) {}
 
@@ -878,9 +883,8 @@ public:
         return ReadVersion(*writer_);
     }
 
-    Status WithProjectTransaction(
-        std::string_view project_id,
-        const std::function<Status(ProjectTransaction&)>& fn) override {
+    Status WithProjectTransaction(std::string_view project_id,
+                                  const std::function<Status(ProjectTransaction&)>& fn) override {
         if (project_id.empty()) return InvalidArgument("project_id must not be empty");
         auto start = clock_.Monotonic();
         std::lock_guard lock(writer_mutex_);
@@ -941,9 +945,9 @@ public:
                                                     std::string_view data_key) override {
         return Read<std::optional<DataKeyRecord>>(
             "get_data_key", [&](Connection& c) -> Result<std::optional<DataKeyRecord>> {
-                static const std::string sql = Sql(
-                    {"SELECT ", kDataKeyCols,
-                     " FROM data_keys WHERE project_id = ?1 AND data_key = ?2"});
+                static const std::string sql =
+                    Sql({"SELECT ", kDataKeyCols,
+                         " FROM data_keys WHERE project_id = ?1 AND data_key = ?2"});
                 CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare(sql.c_str()));
                 s->Bind(1, project_id).Bind(2, data_key);
                 CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
@@ -989,7 +993,8 @@ public:
                        const std::function<void(NodeRecord&&)>& sink) override {
         auto r = Read<bool>("stream_nodes", [&](Connection& c) -> Result<bool> {
             static const std::string sql =
-                Sql({"SELECT ", kNodeColsVec, " FROM embeddings WHERE (?1 IS NULL OR project_id = ?1)"});
+                Sql({"SELECT ", kNodeColsVec,
+                     " FROM embeddings WHERE (?1 IS NULL OR project_id = ?1)"});
             CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare(sql.c_str()));
             s->Bind(1, project_id);
             while (true) {
@@ -1207,9 +1212,9 @@ public:
             CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
             return row ? s->Int(0) : int64_t{0};
         });
-        double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() -
-                                                              start)
-                        .count();
+        double ms =
+            std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start)
+                .count();
         h.details["path"] = path_;
         h.details["latency_ms"] = ms;
         if (!r.ok()) {
@@ -1247,7 +1252,7 @@ public:
         return h;
     }
 
-private:
+  private:
     static Result<bool> TableExists(Connection& c, const char* name) {
         CONTEX_ASSIGN_OR_RETURN(
             auto s, c.Prepare("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?1"));
@@ -1338,8 +1343,7 @@ private:
 }  // namespace
 
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
-                                                   const StorageConfig& config,
-                                                   obs::Logger& logger,
+                                                   const StorageConfig& config, obs::Logger& logger,
                                                    obs::MetricsRegistry& metrics,
                                                    const Clock& clock) {
     if (path != ":memory:") {
@@ -1347,8 +1351,8 @@ Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
         auto parent = std::filesystem::path(path).parent_path();
         if (!parent.empty()) std::filesystem::create_directories(parent, ec);
         if (ec) {
-            return Unavailable("Database unavailable: cannot create directory " +
-                               parent.string() + ": " + ec.message());
+            return Unavailable("Database unavailable: cannot create directory " + parent.string() +
+                               ": " + ec.message());
         }
     }
     auto s = std::make_unique<SqliteStorage>(path, config, logger, metrics, clock);

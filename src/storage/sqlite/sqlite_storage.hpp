@@ -15,8 +15,7 @@ namespace contex::storage {
 // Opens (creating parent directories and the file) the database at `path`. Does not
 // migrate. kUnavailable when the file cannot be opened.
 Result<std::unique_ptr<Storage>> OpenSqliteStorage(const std::string& path,
-                                                   const StorageConfig& config,
-                                                   obs::Logger& logger,
+                                                   const StorageConfig& config, obs::Logger& logger,
                                                    obs::MetricsRegistry& metrics,
                                                    const Clock& clock);
 
