@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include <chrono>
+#include <cstdio>
 #include <filesystem>
 #include <memory>
 
@@ -255,6 +256,33 @@ int RunServer(const Config& config) {
     embedder->Shutdown();
     if (redis) redis->Shutdown();
     logger.Info("contex", "Contex stopped");
+    return 0;
+}
+
+int RunMigrate(const Config& config, bool status_only) {
+    SystemClock clock;
+    obs::LogOptions options = LogOptionsFrom(config);
+    options.out = stderr;  // stdout carries the command's answer
+    obs::Logger logger(options, clock);
+    obs::MetricsRegistry metrics;
+    auto store = storage::OpenStorage(StorageConfigFrom(config), logger, metrics, clock);
+    if (!store.ok()) {
+        std::fprintf(stderr, "contex migrate: %s\n", store.error().message.c_str());
+        return 1;
+    }
+    if (!status_only) {
+        if (auto migrated = (*store)->Migrate(); !migrated.ok()) {
+            std::fprintf(stderr, "contex migrate: %s\n", migrated.error().message.c_str());
+            return 1;
+        }
+    }
+    auto version = (*store)->SchemaVersion();
+    if (!version.ok()) {
+        std::fprintf(stderr, "contex migrate: %s\n", version.error().message.c_str());
+        return 1;
+    }
+    std::printf("{\"backend\":\"%s\",\"schema_version\":\"%s\"}\n",
+                std::string((*store)->backend()).c_str(), version->c_str());
     return 0;
 }
 

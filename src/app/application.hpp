@@ -15,4 +15,8 @@ inline constexpr std::string_view kVersion = CONTEX_VERSION;
 // 1 on a start-up failure).
 int RunServer(const Config& config);
 
+// `contex migrate [--status]`: applies the embedded migrations (or prints the schema
+// version). Returns 0 on success, 1 when the database is unavailable or a migration fails.
+int RunMigrate(const Config& config, bool status_only);
+
 }  // namespace contex::app

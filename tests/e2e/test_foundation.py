@@ -236,3 +236,19 @@ def test_invalid_configuration_exits_2_naming_the_variable():
 def test_version_flag():
     p = subprocess.run([binary_path(), "--version"], capture_output=True, timeout=30)
     assert p.returncode == 0 and p.stdout.strip() == b"contex 1.0.0"
+
+
+def test_cli_migrate_and_embed(tmp_path):
+    env = {"PATH": os.environ.get("PATH", "/usr/bin"), "HOME": str(tmp_path),
+           "CONTEX_DATA_DIR": str(tmp_path / "data"), "EMBEDDING_PROVIDER": "lexical"}
+    p = subprocess.run([binary_path(), "migrate"], env=env, capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    import json as _json
+    out = _json.loads(p.stdout)
+    assert out["backend"] == "sqlite" and out["schema_version"]
+    p = subprocess.run([binary_path(), "embed", "database configuration", "frontend"], env=env,
+                       capture_output=True, timeout=60)
+    assert p.returncode == 0, p.stderr
+    body = _json.loads(p.stdout)
+    assert body["dim"] == 384 and len(body["vectors"]) == 2
+    assert abs(sum(x * x for x in body["vectors"][0]) - 1.0) < 1e-4
