@@ -206,6 +206,9 @@ class ProjectTransaction {
     virtual Status InsertEvents(std::span<const EventRecord> events) = 0;
     // counter := max(counter, sequence); never lowers it.
     virtual Status RaiseSequenceTo(int64_t sequence) = 0;
+    // Clears the project's rebuild flag (set by migration 002 on projects that predate
+    // this schema) once the re-indexer has re-ingested every data key.
+    virtual Status MarkProjectRebuilt() = 0;
 };
 
 class Storage {
@@ -242,6 +245,9 @@ class Storage {
                                                         std::optional<std::string> event_type) = 0;
     // Projects that have a counter row, sorted.
     virtual Result<std::vector<std::string>> ListProjects() = 0;
+    // Projects whose nodes must be rebuilt from their events (operations.md §2.3: a
+    // Python-server database upgraded by migration 002), sorted.
+    virtual Result<std::vector<std::string>> ListProjectsNeedingRebuild() = 0;
     virtual Result<std::optional<DataKeyRecord>> GetDataKey(std::string_view project_id,
                                                             std::string_view data_key) = 0;
     // Sorted by data key.

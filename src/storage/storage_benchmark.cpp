@@ -179,7 +179,9 @@ void BM_Stream100kEmbeddings(benchmark::State& state, bool postgres) {
             checksum += n.embedding.empty() ? 0 : n.embedding[0];
         });
         if (!st.ok() || count != kStreamNodes) {
-            state.SkipWithError("stream failed or incomplete");
+            std::string why = st.ok() ? "stream incomplete: " + std::to_string(count) + " nodes"
+                                      : "stream failed: " + st.error().message;
+            state.SkipWithError(why.c_str());
             break;
         }
         benchmark::DoNotOptimize(checksum);

@@ -269,6 +269,15 @@ TYPED_TEST(StorageContract, EmptyProjectIdIsInvalid) {
     EXPECT_EQ(st.error().code, ErrorCode::kInvalidArgument);
 }
 
+TYPED_TEST(StorageContract, FreshProjectsNeedNoRebuild) {
+    this->Publish("p", "doc", {});
+    auto r = this->S().ListProjectsNeedingRebuild();
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    EXPECT_TRUE(r->empty());
+    EXPECT_TRUE(
+        this->InProject("p", [](ProjectTransaction& t) { return t.MarkProjectRebuilt(); }).ok());
+}
+
 TYPED_TEST(StorageContract, LockProjectReturnsCurrentSequenceAndCreatesProject) {
     int64_t seen = -1;
     ASSERT_TRUE(this->InProject("fresh",

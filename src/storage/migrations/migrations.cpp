@@ -1,6 +1,7 @@
 #include "storage/migrations/migrations.hpp"
 
 #include <array>
+#include <string>
 
 namespace contex::storage {
 namespace {
@@ -218,20 +219,24 @@ CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_due ON webhook_deliveries (nex
 
 // 002: this product's additions. On a fresh database the ALTERs are no-ops; on a
 // Python-server database they add the new columns and backfill (operations.md §2.3).
-constexpr std::string_view kPostgres002 = R"SQL(
-ALTER TABLE projects ADD COLUMN IF NOT EXISTS last_sequence BIGINT NOT NULL DEFAULT 0;
-ALTER TABLE events ALTER COLUMN event_type TYPE TEXT;
-ALTER TABLE events ADD COLUMN IF NOT EXISTS data_key TEXT;
-ALTER TABLE events ADD COLUMN IF NOT EXISTS data_format VARCHAR(50);
-ALTER TABLE events ADD COLUMN IF NOT EXISTS content_hash CHAR(64);
-ALTER TABLE events ADD COLUMN IF NOT EXISTS changed BOOLEAN NOT NULL DEFAULT true;
-ALTER TABLE embeddings ALTER COLUMN data_key TYPE TEXT;
-ALTER TABLE embeddings ALTER COLUMN node_key TYPE TEXT;
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS model_id VARCHAR(255);
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS dim INT;
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS text_hash CHAR(64);
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS metadata JSONB NOT NULL DEFAULT '{}';
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS node_index INT NOT NULL DEFAULT 0;
+// 002 runs in three parts (see PostgresMigration002()): the column changes below on
+// whichever Python-server tables exist, then the 001 DDL again (creates any baseline table a
+// Python database lacks; a no-op on a fresh one), then kPostgres002Tail (backfills and the
+// new tables).
+constexpr std::string_view kPostgres002Head = R"SQL(
+ALTER TABLE IF EXISTS projects ADD COLUMN IF NOT EXISTS last_sequence BIGINT NOT NULL DEFAULT 0;
+ALTER TABLE IF EXISTS events ALTER COLUMN event_type TYPE TEXT;
+ALTER TABLE IF EXISTS events ADD COLUMN IF NOT EXISTS data_key TEXT;
+ALTER TABLE IF EXISTS events ADD COLUMN IF NOT EXISTS data_format VARCHAR(50);
+ALTER TABLE IF EXISTS events ADD COLUMN IF NOT EXISTS content_hash CHAR(64);
+ALTER TABLE IF EXISTS events ADD COLUMN IF NOT EXISTS changed BOOLEAN NOT NULL DEFAULT true;
+ALTER TABLE IF EXISTS embeddings ALTER COLUMN data_key TYPE TEXT;
+ALTER TABLE IF EXISTS embeddings ALTER COLUMN node_key TYPE TEXT;
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS model_id VARCHAR(255);
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS dim INT;
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS text_hash CHAR(64);
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS metadata JSONB NOT NULL DEFAULT '{}';
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS node_index INT NOT NULL DEFAULT 0;
 DO $$
 BEGIN
   IF EXISTS (SELECT 1 FROM information_schema.columns
@@ -240,24 +245,34 @@ BEGIN
     ALTER TABLE embeddings RENAME COLUMN embedding TO embedding_pgvector;
   END IF;
 END $$;
-ALTER TABLE embeddings ADD COLUMN IF NOT EXISTS embedding BYTEA NULL;
-ALTER TABLE agent_registrations ADD COLUMN IF NOT EXISTS data_keys TEXT[] DEFAULT '{}';
-ALTER TABLE agent_registrations ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ;
-ALTER TABLE agent_registrations ADD COLUMN IF NOT EXISTS data JSONB NOT NULL DEFAULT '{}';
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS hash_scheme VARCHAR(20) NOT NULL DEFAULT 'hmac-sha256';
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS salt_fingerprint CHAR(8);
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMPTZ;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ;
-ALTER TABLE api_keys ADD COLUMN IF NOT EXISTS created_by VARCHAR(255);
+ALTER TABLE IF EXISTS embeddings ADD COLUMN IF NOT EXISTS embedding BYTEA NULL;
+ALTER TABLE IF EXISTS agent_registrations ADD COLUMN IF NOT EXISTS data_keys TEXT[] DEFAULT '{}';
+ALTER TABLE IF EXISTS agent_registrations ADD COLUMN IF NOT EXISTS last_seen TIMESTAMPTZ;
+ALTER TABLE IF EXISTS agent_registrations ADD COLUMN IF NOT EXISTS data JSONB NOT NULL DEFAULT '{}';
+ALTER TABLE IF EXISTS api_keys ADD COLUMN IF NOT EXISTS hash_scheme VARCHAR(20) NOT NULL DEFAULT 'hmac-sha256';
+ALTER TABLE IF EXISTS api_keys ADD COLUMN IF NOT EXISTS salt_fingerprint CHAR(8);
+ALTER TABLE IF EXISTS api_keys ADD COLUMN IF NOT EXISTS last_used_at TIMESTAMPTZ;
+ALTER TABLE IF EXISTS api_keys ADD COLUMN IF NOT EXISTS expires_at TIMESTAMPTZ;
+ALTER TABLE IF EXISTS api_keys ADD COLUMN IF NOT EXISTS created_by VARCHAR(255);
+ALTER TABLE IF EXISTS webhook_deliveries ADD COLUMN IF NOT EXISTS payload JSONB;
+ALTER TABLE IF EXISTS webhook_deliveries ADD COLUMN IF NOT EXISTS next_attempt_at TIMESTAMPTZ;
+ALTER TABLE IF EXISTS webhook_deliveries ADD COLUMN IF NOT EXISTS locked_until TIMESTAMPTZ;
+)SQL";
+
+constexpr std::string_view kPostgres002Tail = R"SQL(
+ALTER TABLE projects ADD COLUMN IF NOT EXISTS rebuild_required BOOLEAN NOT NULL DEFAULT false;
 CREATE INDEX IF NOT EXISTS idx_events_project_data_key ON events (project_id, data_key, sequence);
 
 UPDATE events SET data_key = (SELECT k FROM jsonb_object_keys(data) AS k LIMIT 1)
  WHERE data_key IS NULL AND jsonb_typeof(data) = 'object'
    AND (SELECT count(*) FROM jsonb_object_keys(data)) = 1;
-INSERT INTO projects (project_id, last_sequence)
-  SELECT project_id, max(sequence) FROM events GROUP BY project_id
+-- Every project with events predates this schema: its nodes must be rebuilt from the newest
+-- event of each data key (a fresh database has no events here).
+INSERT INTO projects (project_id, last_sequence, rebuild_required)
+  SELECT project_id, max(sequence), true FROM events GROUP BY project_id
 ON CONFLICT (project_id) DO UPDATE
-  SET last_sequence = GREATEST(projects.last_sequence, EXCLUDED.last_sequence);
+  SET last_sequence = GREATEST(projects.last_sequence, EXCLUDED.last_sequence),
+      rebuild_required = true;
 
 CREATE TABLE IF NOT EXISTS data_keys (
     project_id VARCHAR(255) NOT NULL,
@@ -543,6 +558,7 @@ CREATE INDEX IF NOT EXISTS idx_webhook_deliveries_due ON webhook_deliveries (nex
 )SQL";
 
 constexpr std::string_view kSqlite002 = R"SQL(
+ALTER TABLE projects ADD COLUMN rebuild_required INTEGER NOT NULL DEFAULT 0;
 CREATE INDEX IF NOT EXISTS idx_events_project_data_key ON events (project_id, data_key, sequence);
 
 CREATE TABLE IF NOT EXISTS data_keys (
@@ -619,16 +635,25 @@ CREATE INDEX IF NOT EXISTS idx_idempotency_expires ON idempotency_keys (expires_
 
 #undef CONTEX_SQLITE_NOW
 
-constexpr std::array<Migration, 2> kMigrations{{
-    {"001", "baseline schema (Python server tables)", kPostgres001, kSqlite001},
-    {"002", "data keys, agent needs/matches/notifications, idempotency, rate-limit counters",
-     kPostgres002, kSqlite002},
-}};
+const std::string& PostgresMigration002() {
+    static const std::string sql =
+        std::string(kPostgres002Head) + std::string(kPostgres001) + std::string(kPostgres002Tail);
+    return sql;
+}
 
 }  // namespace
 
-std::span<const Migration> AllMigrations() { return kMigrations; }
+std::span<const Migration> AllMigrations() {
+    static const std::array<Migration, 2> migrations{{
+        {"001", "baseline schema (Python server tables)", kPostgres001, kSqlite001},
+        {"002",
+         "data keys, agent needs/matches/notifications, idempotency, rate-limit counters, "
+         "rebuild flag",
+         PostgresMigration002(), kSqlite002},
+    }};
+    return migrations;
+}
 
-std::string_view LatestSchemaVersion() { return kMigrations.back().version; }
+std::string_view LatestSchemaVersion() { return AllMigrations().back().version; }
 
 }  // namespace contex::storage

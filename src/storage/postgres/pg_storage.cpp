@@ -641,6 +641,13 @@ class PgTransaction final : public ProjectTransaction {
         return OkStatus();
     }
 
+    Status MarkProjectRebuilt() override {
+        CONTEX_TRY(c_.Exec("mark_rebuilt",
+                           "UPDATE projects SET rebuild_required = false WHERE project_id = $1",
+                           Params().Text(project_)));
+        return OkStatus();
+    }
+
   private:
     PgConnection& c_;
     std::string project_;
@@ -793,6 +800,18 @@ class PgStorage final : public Storage {
                 CONTEX_ASSIGN_OR_RETURN(
                     PgResult r,
                     c.Exec("list_projects", "SELECT project_id FROM projects ORDER BY project_id"));
+                std::vector<std::string> out;
+                for (int i = 0; i < r.rows(); ++i) out.push_back(r.Str(i, 0));
+                return out;
+            });
+    }
+
+    Result<std::vector<std::string>> ListProjectsNeedingRebuild() override {
+        return WithConnection<std::vector<std::string>>(
+            "list_projects", [&](PgConnection& c) -> Result<std::vector<std::string>> {
+                CONTEX_ASSIGN_OR_RETURN(PgResult r, c.Exec("list_projects",
+                                                           "SELECT project_id FROM projects WHERE "
+                                                           "rebuild_required ORDER BY project_id"));
                 std::vector<std::string> out;
                 for (int i = 0; i < r.rows(); ++i) out.push_back(r.Str(i, 0));
                 return out;

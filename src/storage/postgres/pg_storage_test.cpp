@@ -149,6 +149,64 @@ TEST_F(PostgresStorageTest, MigrationRecordsHistoryAndRefusesNewerDatabase) {
     EXPECT_EQ(s.error().code, ErrorCode::kConflict);
 }
 
+TEST_F(PostgresStorageTest, UpgradesAPythonServerDatabaseAt001) {
+    auto raw = Raw();
+    ASSERT_TRUE(raw);
+    // The Python server's core tables in their older form (no product columns), at 001.
+    auto st = raw->ExecScript(
+        "test",
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY);"
+        "INSERT INTO alembic_version VALUES ('001');"
+        "CREATE TABLE projects (project_id VARCHAR(255) PRIMARY KEY, tenant_id VARCHAR(255) NOT "
+        "NULL DEFAULT 'default', created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at "
+        "TIMESTAMPTZ NOT NULL DEFAULT now());"
+        "CREATE TABLE events (id BIGSERIAL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, "
+        "tenant_id VARCHAR(255), event_type VARCHAR(100) NOT NULL, data JSONB NOT NULL, sequence "
+        "BIGINT NOT NULL, created_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+        "CREATE TABLE embeddings (id BIGSERIAL PRIMARY KEY, project_id VARCHAR(255) NOT NULL, "
+        "data_key VARCHAR(255) NOT NULL, node_key VARCHAR(255) NOT NULL, node_path TEXT, "
+        "node_type VARCHAR(50), description TEXT, data JSONB NOT NULL, data_original TEXT, "
+        "data_format VARCHAR(50), created_at TIMESTAMPTZ NOT NULL DEFAULT now(), updated_at "
+        "TIMESTAMPTZ NOT NULL DEFAULT now());"
+        "CREATE TABLE agent_registrations (agent_id VARCHAR(255) PRIMARY KEY, project_id "
+        "VARCHAR(255) NOT NULL, tenant_id VARCHAR(255), needs TEXT[], notification_method "
+        "VARCHAR(20) NOT NULL DEFAULT 'redis', response_format VARCHAR(20) NOT NULL DEFAULT "
+        "'json', notification_channel VARCHAR(255), webhook_url TEXT, webhook_secret TEXT, "
+        "last_sequence VARCHAR(255) NOT NULL DEFAULT '0', created_at TIMESTAMPTZ NOT NULL "
+        "DEFAULT now(), updated_at TIMESTAMPTZ NOT NULL DEFAULT now());"
+        "INSERT INTO events (project_id, event_type, data, sequence) VALUES "
+        "('legacy', 'doc_updated', '{\"doc\": {\"a\": 1}}', 1), "
+        "('legacy', 'doc_updated', '{\"doc\": {\"a\": 2}}', 2), "
+        "('legacy', 'notes_updated', '{\"notes\": \"x\"}', 3);"
+        "INSERT INTO agent_registrations (agent_id, project_id, needs) VALUES ('old', "
+        "'legacy', '{\"tech stack\"}');");
+    ASSERT_TRUE(st.ok()) << st.error().message;
+    auto s = Open();
+    ASSERT_TRUE(s.ok()) << s.error().message;
+    EXPECT_EQ(*(*s)->SchemaVersion(), LatestSchemaVersion());
+    EXPECT_EQ(*(*s)->CurrentSequence("legacy"), 3);
+    auto events = (*s)->ListEvents("legacy", 0, 10, std::string("doc"), std::nullopt);
+    ASSERT_TRUE(events.ok()) << events.error().message;
+    EXPECT_EQ(events->size(), 2u);
+    EXPECT_TRUE((*events)[0].changed);
+    EXPECT_EQ(*(*s)->ListProjectsNeedingRebuild(), std::vector<std::string>{"legacy"});
+    auto agent = (*s)->GetAgent("old");
+    ASSERT_TRUE(agent.ok() && agent->has_value()) << (agent.ok() ? "" : agent.error().message);
+    EXPECT_EQ((*agent)->needs, std::vector<std::string>{"tech stack"});
+    // New sequences continue after the legacy ones; the flag clears once rebuilt.
+    ASSERT_TRUE((*s)->WithProjectTransaction("legacy",
+                                             [](ProjectTransaction& t) -> Status {
+                                                 auto seq = t.AllocateSequence();
+                                                 EXPECT_TRUE(seq.ok() && *seq == 4);
+                                                 return t.MarkProjectRebuilt();
+                                             })
+                    .ok());
+    EXPECT_TRUE((*s)->ListProjectsNeedingRebuild()->empty());
+    // Tables the Python database lacked now exist.
+    EXPECT_TRUE(raw->Exec("test", "SELECT count(*) FROM agent_notifications").ok());
+    EXPECT_TRUE(raw->Exec("test", "SELECT count(*) FROM audit_events").ok());
+}
+
 TEST_F(PostgresStorageTest, ConcurrentReplicasMigrateOnceUnderTheAdvisoryLock) {
     std::vector<std::thread> threads;
     std::atomic<int> ok{0};

@@ -802,6 +802,13 @@ class SqliteTransaction final : public ProjectTransaction {
         return s->Run();
     }
 
+    Status MarkProjectRebuilt() override {
+        CONTEX_ASSIGN_OR_RETURN(
+            auto s, c_.Prepare("UPDATE projects SET rebuild_required = 0 WHERE project_id = ?1"));
+        s->Bind(1, project_);
+        return s->Run();
+    }
+
   private:
     Connection& c_;
     std::string project_;
@@ -937,6 +944,16 @@ class SqliteStorage final : public Storage {
             "list_projects", [&](Connection& c) -> Result<std::vector<std::string>> {
                 CONTEX_ASSIGN_OR_RETURN(
                     auto s, c.Prepare("SELECT project_id FROM projects ORDER BY project_id"));
+                return CollectRows<std::string>(*s, [](const Stmt& r) { return r.Text(0); });
+            });
+    }
+
+    Result<std::vector<std::string>> ListProjectsNeedingRebuild() override {
+        return Read<std::vector<std::string>>(
+            "list_projects", [&](Connection& c) -> Result<std::vector<std::string>> {
+                CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT project_id FROM projects WHERE "
+                                                          "rebuild_required <> 0 ORDER BY "
+                                                          "project_id"));
                 return CollectRows<std::string>(*s, [](const Stmt& r) { return r.Text(0); });
             });
     }
