@@ -1,6 +1,7 @@
 #include "engine/context_engine.hpp"
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <limits>
@@ -16,6 +17,11 @@ namespace contex::engine {
 namespace {
 
 constexpr const char* kLog = "contex.engine";
+
+// Storage keeps microseconds; runtime copies must compare equal to what was stored.
+storage::TimePoint NowMicros(const Clock& clock) {
+    return std::chrono::time_point_cast<std::chrono::microseconds>(clock.Now());
+}
 
 double Seconds(Clock::MonoTime since, const Clock& clock) {
     return std::chrono::duration<double>(clock.Monotonic() - since).count();
@@ -87,7 +93,7 @@ struct ContextEngine::Project {
     std::map<std::string, DataKeyState> data_keys;
     std::map<std::string, AgentState> agents;
     std::int64_t sequence = 0;
-    bool loaded = false;
+    std::atomic<bool> loaded{false};
 };
 
 // The result of diffing a parsed document against a data key's stored nodes.
@@ -150,6 +156,50 @@ std::string ContextEngine::MatchTypeOf(float similarity, float keyword_score) co
     bool vector = similarity >= settings_.similarity_threshold;
     bool keyword = settings_.bm25_enabled && keyword_score >= settings_.keyword_threshold;
     return vector && keyword ? "both" : (vector ? "vector" : "keyword");
+}
+
+namespace {
+std::string NoticeKey(const storage::ChangeNotice& n) {
+    return n.project_id + '\x1f' + n.kind + '\x1f' + std::to_string(n.sequence) + '\x1f' + n.data_key;
+}
+}  // namespace
+
+void ContextEngine::NotifyChange(storage::ChangeNotice notice) {
+    {
+        std::lock_guard lock(own_notices_mutex_);
+        if (own_notices_.size() > 10000) own_notices_.clear();  // never grows without bound
+        own_notices_.insert(NoticeKey(notice));
+    }
+    if (auto sent = storage_.Notify(notice); !sent.ok()) {
+        std::lock_guard lock(own_notices_mutex_);
+        own_notices_.erase(NoticeKey(notice));
+        logger_.Warning(kLog, "Change notification failed", {{"error", sent.error().message}});
+    }
+}
+
+void ContextEngine::HandleChange(const storage::ChangeNotice& notice) {
+    {
+        std::lock_guard lock(own_notices_mutex_);
+        auto it = own_notices_.find(NoticeKey(notice));
+        if (it != own_notices_.end()) {
+            own_notices_.erase(it);
+            return;
+        }
+    }
+    std::lock_guard lock(projects_mutex_);
+    auto it = projects_.find(notice.project_id);
+    if (it != projects_.end()) it->second->loaded = false;
+}
+
+Result<bool> ContextEngine::AgentsChanged(const std::string& project_id, const Project& project) {
+    CONTEX_ASSIGN_OR_RETURN(auto stored, storage_.ListAgents(project_id));
+    std::shared_lock lock(project.mutex);
+    if (stored.size() != project.agents.size()) return true;
+    for (const auto& a : stored) {
+        auto it = project.agents.find(a.agent_id);
+        if (it == project.agents.end() || it->second.record.updated_at != a.updated_at) return true;
+    }
+    return false;
 }
 
 index::SearchParams ContextEngine::Params(int k, double threshold) const {
@@ -429,6 +479,17 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
         new_views.clear();
         CONTEX_ASSIGN_OR_RETURN(std::int64_t seq, tx.AllocateSequence());
         result.sequence = seq;
+        // Another replica may have published or (un)registered since this runtime was
+        // built: bring it up to date under the project lock before matching.
+        bool behind;
+        {
+            std::shared_lock lock(project->mutex);
+            behind = project->sequence != seq - 1;
+        }
+        if (!behind) {
+            CONTEX_ASSIGN_OR_RETURN(behind, AgentsChanged(req.project_id, *project));
+        }
+        if (behind) CONTEX_TRY(LoadProject(req.project_id, *project));
         CONTEX_ASSIGN_OR_RETURN(auto locked, tx.GetDataKey(req.data_key));
         std::string locked_hash = locked ? locked->content_hash : std::string();
         bool identical = locked && locked->content_hash == doc.content_hash;
@@ -445,7 +506,7 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
         event.data_key = req.data_key;
         event.data_format = format;
         event.content_hash = doc.content_hash;
-        event.created_at = clock_.Now();
+        event.created_at = NowMicros(clock_);
         if (identical) {
             event.changed = false;
             result.changed = false;
@@ -629,7 +690,7 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
         project->sequence = std::max(project->sequence, result.sequence);
     }
     for (const auto& u : updates) Fanout(u.record, result.sequence, "data_update", u.message);
-    (void)storage_.Notify({req.project_id, result.sequence, req.data_key, "publish"});
+    NotifyChange({req.project_id, result.sequence, req.data_key, "publish"});
 
     std::string label = ProjectLabel(req.project_id);
     events_published_.WithLabels({label, format}).Inc();
@@ -778,7 +839,7 @@ Result<RegisterResult> ContextEngine::Register(const RegisterRequest& req) {
         }
         result.caught_up_events = static_cast<int>(catchup.size());
 
-        auto now = clock_.Now();
+        auto now = NowMicros(clock_);
         storage::AgentRecord& rec = state.record;
         rec.agent_id = req.agent_id;
         rec.project_id = req.project_id;
@@ -852,7 +913,7 @@ Result<RegisterResult> ContextEngine::Register(const RegisterRequest& req) {
         agent_count = project->agents.size();
     }
     for (const auto& [seq, msg] : messages) Fanout(record, seq, msg.first, msg.second);
-    (void)storage_.Notify({req.project_id, result.current_sequence, "", "register"});
+    NotifyChange({req.project_id, result.current_sequence, req.agent_id, "register"});
 
     std::string label = ProjectLabel(req.project_id);
     agents_registered_.WithLabels({label, req.notification_method}).Inc();
@@ -880,7 +941,7 @@ Status ContextEngine::Unregister(const std::string& agent_id) {
     }
     fanout_.Deliver({agent_id, "stream-only", agent->notification_channel},
                     {0, "unregistered", UnregisteredMessage(agent_id)});
-    (void)storage_.Notify({project_id, 0, "", "unregister"});
+    NotifyChange({project_id, 0, agent_id, "unregister"});
     std::string label = ProjectLabel(project_id);
     agents_unregistered_.WithLabels({label}).Inc();
     registered_agents_.WithLabels({label}).Set(static_cast<double>(agent_count));
@@ -1527,7 +1588,7 @@ Result<ImportOutcome> ContextEngine::Import(const ImportRequest& req) {
         }));
         CONTEX_TRY(LoadProject(req.project_id, *project));
     }
-    (void)storage_.Notify({req.project_id, highest, "", "import"});
+    NotifyChange({req.project_id, highest, "", "import"});
     outcome.imported = true;
     outcome.stats["project_id"] = req.project_id;
     outcome.stats["events_imported"] = static_cast<std::int64_t>(parsed_events.size());

@@ -56,6 +56,10 @@ public:
     // search_index health component (projects loaded, nodes).
     obs::ComponentHealth CheckIndexHealth();
 
+    // Change feed (engine.md §6.5): a notice from another replica marks the project's
+    // runtime stale so the next use reloads it from storage. Own notices are ignored.
+    void HandleChange(const storage::ChangeNotice& notice);
+
 private:
     struct Interest {
         std::string data_key;
@@ -93,6 +97,10 @@ private:
     void Fanout(const storage::AgentRecord& agent, std::int64_t sequence, const std::string& type,
                 const std::string& message_json);
     std::string ProjectLabel(const std::string& project_id);
+    void NotifyChange(storage::ChangeNotice notice);
+    // True when the stored registrations differ from the runtime's (another replica
+    // registered or unregistered since the runtime was loaded).
+    Result<bool> AgentsChanged(const std::string& project_id, const Project& project);
     index::SearchParams Params(int k, double threshold) const;
     std::string MatchTypeOf(float similarity, float keyword_score) const;
 
@@ -105,6 +113,9 @@ private:
 
     std::mutex projects_mutex_;
     std::map<std::string, std::shared_ptr<Project>> projects_;  // guarded by projects_mutex_
+
+    std::mutex own_notices_mutex_;
+    std::multiset<std::string> own_notices_;  // guarded by own_notices_mutex_
 
     std::mutex labels_mutex_;
     std::set<std::string> project_labels_;  // guarded by labels_mutex_
