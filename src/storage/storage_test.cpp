@@ -2,6 +2,9 @@
 #include <gtest/gtest.h>
 #include <sqlite3.h>
 
+#include <atomic>
+#include <thread>
+
 #include "storage/codec.hpp"
 #include "storage/migrations/migrations.hpp"
 #include "storage/storage.hpp"
@@ -142,6 +145,24 @@ TEST_F(SqliteStorageTest, DataSurvivesReopen) {
     auto s = Open();
     ASSERT_TRUE(s.ok());
     EXPECT_EQ(*(*s)->CurrentSequence("p"), 1);
+}
+
+TEST_F(SqliteStorageTest, TwoProcessesMigratingTheSameFileBothSucceed) {
+    // Simulates a second process: two independent Storage objects on one file, opened
+    // concurrently (each migrates under BEGIN IMMEDIATE and re-checks the version).
+    std::atomic<int> ok{0};
+    std::vector<std::thread> threads;
+    for (int i = 0; i < 2; ++i) {
+        threads.emplace_back([&] {
+            testing::TestEnv env;
+            StorageConfig config;
+            config.data_dir = dir_.path() + "/nested/data";
+            auto s = OpenStorage(config, env.logger, env.metrics, env.clock);
+            if (s.ok() && *(*s)->SchemaVersion() == LatestSchemaVersion()) ok++;
+        });
+    }
+    for (auto& t : threads) t.join();
+    EXPECT_EQ(ok.load(), 2);
 }
 
 TEST_F(SqliteStorageTest, RefusesADatabaseNewerThanTheBinary) {

@@ -859,6 +859,14 @@ class SqliteStorage final : public Storage {
         for (const auto& m : AllMigrations()) {
             if (!current.empty() && m.version <= current) continue;
             CONTEX_TRY(c.ExecScript("BEGIN IMMEDIATE"));
+            // Another process may have migrated while this one waited for the write lock.
+            auto now_at = ReadVersion(c);
+            if (!now_at.ok() || (!now_at->empty() && m.version <= *now_at)) {
+                (void)c.ExecScript("ROLLBACK");
+                if (!now_at.ok()) return std::move(now_at).error();
+                current = *now_at;
+                continue;
+            }
             std::string script(m.sqlite_sql);
             script += "DELETE FROM alembic_version; INSERT INTO alembic_version VALUES ('" +
                       std::string(m.version) +
