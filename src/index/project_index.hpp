@@ -89,6 +89,8 @@ struct SnapshotStats {
     std::size_t memory_bytes = 0;
 };
 
+// One segment as seen by a snapshot: the shared immutable segment plus this snapshot's
+// tombstones for it (copy-on-write: a publish that deletes rows copies only this bitset).
 struct SegmentView {
     std::shared_ptr<const Segment> segment;
     std::shared_ptr<const std::vector<uint64_t>> dead;  // tombstones; null = none
@@ -101,6 +103,8 @@ struct SegmentView {
 // threads concurrently with writers of the owning ProjectIndex.
 class Snapshot {
 public:
+    // Built by ProjectIndex; `live_docs` / `live_length` are the BM25 statistics (N and the
+    // sum of live document lengths) over `segments`.
     Snapshot(std::shared_ptr<const Analyzer> analyzer, double k1, double b,
              std::vector<SegmentView> segments, std::size_t live_docs, uint64_t live_length,
              int dim, int64_t sequence);
