@@ -145,9 +145,10 @@ struct ChangeNotice {
 // The operations available inside Storage::WithProjectTransaction. Every call runs in the
 // one transaction that holds the project's write lock (the `projects` row on PostgreSQL,
 // the single writer connection on SQLite). Records whose project_id is empty take the
-// transaction's project; a different non-empty project_id is kInvalidArgument (agents
-// excepted: an agent may move projects). Not thread-safe: use it only on the thread that
-// runs the transaction function, and only during that call.
+// transaction's project. Events, nodes and data keys naming another project are
+// kInvalidArgument; agent, match and notification rows are stored with the project they
+// name (an agent may move projects). Not thread-safe: use it only on the thread that runs
+// the transaction function, and only during that call.
 class ProjectTransaction {
   public:
     virtual ~ProjectTransaction() = default;
