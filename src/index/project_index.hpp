@@ -213,6 +213,7 @@ private:
     // (libstdc++ 12's std::atomic<shared_ptr> uses a lock bit TSan cannot see.)
     mutable std::mutex current_mutex_;
     std::shared_ptr<const Snapshot> current_;
+    // Lock order: maintain_mutex_ -> writer_mutex_ -> current_mutex_.
     std::mutex writer_mutex_;            // serialises writers; guards state_
     std::unique_ptr<WriterState> state_;
     std::mutex maintain_mutex_;          // one Maintain() at a time
