@@ -6,27 +6,45 @@
 #
 # Prints one JSON line per configuration plus '#' lines with the machine load; record the
 # figures in bench/RESULTS.md ("Embedding runtime"). The model is written to a temp dir.
+#
+# Both sides run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset. On these VMs OpenBLAS
+# then detects the CPU as "Prescott" (SSE3 kernels, ~23 GFLOP/s), so PyTorch is also run
+# with each core type in TORCH_OPENBLAS_CORETYPES (default "SkylakeX", ~88 GFLOP/s): the
+# fastest PyTorch is the baseline. TORCH_SKIP_DEFAULT=1 skips the unset-core-type run;
+# SKIP_INTRA=1 skips the single-workspace 2-thread runs.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:?usage: run.sh BUILD_DIR}
 bin="$build/src/embed/native/embed_native_bench"
+coretypes=${TORCH_OPENBLAS_CORETYPES-SkylakeX}
 work=$(mktemp -d /tmp/contex-embed-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 /usr/bin/python3 "$root/bench/embed/make_minilm_random.py" \
   "$root/../shared/models/all-MiniLM-L6-v2" "$work/model"
-# Both sides without the half-speed OpenBLAS settings these machines export.
 run() { env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE "$@"; }
 load() { echo "# $(date -u +%FT%TZ) load $(cut -d' ' -f1-3 /proc/loadavg)"; }
+torch() {
+  if [ -z "${TORCH_SKIP_DEFAULT:-}" ]; then
+    run /usr/bin/python3 "$root/bench/embed/torch_bench.py" "$work/model" "$1" 32 3 30
+  fi
+  for c in $coretypes; do
+    echo "# OPENBLAS_CORETYPE=$c"
+    env -u OPENBLAS_L2_SIZE OPENBLAS_CORETYPE="$c" \
+      /usr/bin/python3 "$root/bench/embed/torch_bench.py" "$work/model" "$1" 32 3 30
+  done
+}
 echo "# nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for threads in 1 2; do
   load
   # WORKERS=threads workspaces of 1 oneDNN thread each (latency: one workspace, threads).
   run "$bin" "$work/model" fp32 "$threads" 1
   run "$bin" "$work/model" int8 "$threads" 1
-  run /usr/bin/python3 "$root/bench/embed/torch_bench.py" "$work/model" "$threads" 32 3 30
+  torch "$threads"
 done
 load
-# One workspace with 2 intra-op threads, for comparison with 2 workers.
-run "$bin" "$work/model" fp32 1 2
-run "$bin" "$work/model" int8 1 2
-load
+if [ -z "${SKIP_INTRA:-}" ]; then
+  # One workspace with 2 intra-op threads, for comparison with 2 workers.
+  run "$bin" "$work/model" fp32 1 2
+  run "$bin" "$work/model" int8 1 2
+  load
+fi
