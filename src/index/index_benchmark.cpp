@@ -28,6 +28,14 @@ namespace {
 
 constexpr int kDim = 384;
 
+// "prefix" + number without the operator+(const char*, std::string) overload that makes
+// GCC 12 emit a spurious -Wrestrict at -O2/-O3.
+std::string Cat(std::string_view prefix, long long n) {
+    std::string out(prefix);
+    out += std::to_string(n);
+    return out;
+}
+
 std::string DataDir() {
     const char* dir = std::getenv("CONTEX_INDEX_BENCH_DATA");
     return dir ? dir : "build/h-index-data";
@@ -72,15 +80,15 @@ Built& GetIndex(int n, bool hnsw) {
     cache.clear();  // one big index at a time
     Built built;
     const std::string dir = DataDir();
-    std::vector<float> base = ReadFile<float>(dir + "/base_" + std::to_string(n) + ".f32");
-    built.data.queries = ReadFile<float>(dir + "/queries_" + std::to_string(n) + ".f32");
-    built.data.truth = ReadFile<int32_t>(dir + "/gt_" + std::to_string(n) + ".i32");
+    std::vector<float> base = ReadFile<float>(dir + Cat("/base_", n) + ".f32");
+    built.data.queries = ReadFile<float>(dir + Cat("/queries_", n) + ".f32");
+    built.data.truth = ReadFile<int32_t>(dir + Cat("/gt_", n) + ".i32");
     const std::size_t limit = std::min<std::size_t>(built.data.query_count(), QueryLimit());
     built.data.queries.resize(limit * kDim);
     std::vector<IndexEntry> entries(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
         entries[i].node_key = std::to_string(i);
-        entries[i].data_key = "k" + std::to_string(i / 10);
+        entries[i].data_key = Cat("k", i / 10);
         entries[i].vector.assign(base.begin() + std::ptrdiff_t(i) * kDim,
                                  base.begin() + std::ptrdiff_t(i + 1) * kDim);
     }
@@ -164,7 +172,7 @@ public:
         for (int r = 0; r < kVocabulary; ++r) weights[r] = 1.0 / (r + 1);
         zipf_ = std::discrete_distribution<int>(weights.begin(), weights.end());
     }
-    std::string Word() { return "w" + std::to_string(zipf_(rng_)); }
+    std::string Word() { return Cat("w", zipf_(rng_)); }
     std::string Text(int min_words, int max_words) {
         std::string t;
         const int words = min_words + int(rng_() % uint32_t(max_words - min_words + 1));
@@ -188,7 +196,7 @@ ProjectIndex& TextIndex(int n) {
     std::vector<IndexEntry> entries(static_cast<std::size_t>(n));
     for (int i = 0; i < n; ++i) {
         entries[i].node_key = std::to_string(i);
-        entries[i].data_key = "k" + std::to_string(i / 10);
+        entries[i].data_key = Cat("k", i / 10);
         entries[i].text = corpus.Text(10, 60);
     }
     IndexOptions options;
@@ -249,7 +257,7 @@ void BM_ReverseMatch(benchmark::State& state) {
     ProjectIndex& project = TextIndex(100000);
     std::vector<IndexEntry> fresh;
     for (int i = 0; i < new_count; ++i) {
-        fresh.push_back(IndexEntry{"new" + std::to_string(i), "fresh", corpus.Text(10, 60), unit()});
+        fresh.push_back(IndexEntry{Cat("new", i), "fresh", corpus.Text(10, 60), unit()});
     }
     if (!project.Apply(fresh, {}, 2).ok()) std::abort();
     auto after = project.snapshot();
@@ -257,7 +265,7 @@ void BM_ReverseMatch(benchmark::State& state) {
     for (int a = 0; a < needs_count / 10; ++a) {
         std::vector<NeedRef> list;
         for (int j = 0; j < 10; ++j) list.push_back(NeedRef{"", j, corpus.Text(1, 4), unit()});
-        needs.Upsert("agent" + std::to_string(a), std::move(list));
+        needs.Upsert(Cat("agent", a), std::move(list));
     }
     (void)needs.Match(*after, fresh, 0.5f, 5.0f);  // flatten the needs once
     std::size_t matches = 0;
@@ -296,8 +304,8 @@ void BM_ApplySmallPublish(benchmark::State& state) {
         std::vector<IndexEntry> e;
         std::vector<std::string> removed;
         for (int i = 0; i < 10; ++i) {
-            e.push_back(IndexEntry{"p" + std::to_string(key) + "_" + std::to_string(i),
-                                   "p" + std::to_string(key), corpus.Text(10, 60), {}});
+            e.push_back(IndexEntry{Cat("p", key) + Cat("_", i),
+                                   Cat("p", key), corpus.Text(10, 60), {}});
             removed.push_back(std::to_string(key * 10 + i));  // replaces nodes of the base
         }
         ++key;
