@@ -12,24 +12,44 @@
 // The 64-byte vector helpers are file-local and always inlined, so the ABI note GCC
 // emits for them in the AVX2 and generic copies does not apply.
 #pragma GCC diagnostic ignored "-Wpsabi"
+#if defined(__clang__)
+// "omp simd" is a hint; a loop clang leaves scalar (e.g. in the generic copy) is fine.
+#pragma clang diagnostic ignored "-Wpass-failed"
+#endif
 
 namespace contex::embed::native::internal {
 
 #if defined(__x86_64__) && defined(__GNUC__)
 namespace avx512 {
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx512f,avx512bw,avx512dq,avx512vl,avx2,fma,f16c")
+#endif
 constexpr std::string_view kIsaName = "avx512";
 #include "embed/native/kernels_body.inc"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 }  // namespace avx512
 
 namespace avx2 {
+#if defined(__clang__)
+#pragma clang attribute push(__attribute__((target("avx2,fma,f16c"))), apply_to = function)
+#else
 #pragma GCC push_options
 #pragma GCC target("avx2,fma,f16c")
+#endif
 constexpr std::string_view kIsaName = "avx2";
 #include "embed/native/kernels_body.inc"
+#if defined(__clang__)
+#pragma clang attribute pop
+#else
 #pragma GCC pop_options
+#endif
 }  // namespace avx2
 #endif
 
