@@ -550,8 +550,27 @@ private:
                        double seconds, bool counted, const Route* route, std::size_t bytes_sent) {
         std::string method = MethodLabel(req.method);
         if (counted) {
-            requests_total_.WithLabels({method, endpoint, std::to_string(status)}).Inc();
-            duration_.WithLabels({method, endpoint}).Observe(seconds);
+            // Label children resolved once per (method, endpoint, status) and thread: the
+            // hot path then touches only atomics, not the family's mutex and map.
+            struct Children {
+                obs::Counter* requests;
+                obs::Histogram* duration;
+            };
+            thread_local std::unordered_map<std::string, Children> cache;
+            thread_local std::uint64_t cache_owner = 0;
+            if (cache_owner != instance_id_) {  // never mix children of two servers
+                cache.clear();
+                cache_owner = instance_id_;
+            }
+            std::string key = method + ' ' + endpoint + ' ' + std::to_string(status);
+            auto it = cache.find(key);
+            if (it == cache.end()) {
+                Children c{&requests_total_.WithLabels({method, endpoint, std::to_string(status)}),
+                           &duration_.WithLabels({method, endpoint})};
+                it = cache.emplace(std::move(key), c).first;
+            }
+            it->second.requests->Inc();
+            it->second.duration->Observe(seconds);
         }
         if (status >= 500) errors_.WithLabels({"http", "5xx"}).Inc();
         bool quiet = route && route->options.quiet;
@@ -665,6 +684,8 @@ private:
     HttpDate date_;
     std::function<void()> on_shutdown_initiated_;
     std::uint16_t port_ = 0;
+    static inline std::atomic<std::uint64_t> next_instance_id_{1};
+    const std::uint64_t instance_id_ = next_instance_id_.fetch_add(1);
     std::atomic<bool> shutdown_started_{false};
     std::atomic<bool> draining_{false};
     std::chrono::steady_clock::time_point shutdown_began_;
