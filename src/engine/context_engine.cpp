@@ -236,12 +236,14 @@ Result<std::shared_ptr<ContextEngine::Project>> ContextEngine::GetProject(
         CONTEX_TRY(LoadProject(project_id, *project));
         std::size_t loaded = 0, nodes = 0;
         {
+            // Both counts under the map's lock: other threads insert projects concurrently.
             std::lock_guard lock(projects_mutex_);
             for (const auto& [id, p] : projects_) {
-                if (p->loaded) ++loaded;
+                if (!p->loaded) continue;
+                ++loaded;
+                nodes += p->index.snapshot()->size();
             }
         }
-        for (const auto& [id, p] : projects_) nodes += p->index.snapshot()->size();
         projects_loaded_.Set(static_cast<double>(loaded));
         index_nodes_.Set(static_cast<double>(nodes));
     }
@@ -332,7 +334,6 @@ Status ContextEngine::LoadProject(const std::string& project_id, Project& projec
 Result<ContextEngine::Prepared> ContextEngine::Prepare(
     const std::string& data_key, const ingest::Document& doc,
     const std::vector<storage::NodeRecord>& existing) {
-    (void)data_key;
     Prepared p;
     std::unordered_map<std::string, const storage::NodeRecord*> old_by_key;
     std::unordered_map<std::string, const storage::NodeRecord*> old_by_hash;
