@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "common/strings.hpp"
+#include "ingest/ingest.hpp"
 
 namespace contex::api {
 namespace {
@@ -159,10 +160,14 @@ std::optional<engine::PublishRequest> DecodePublish(const json::value& body, con
         errors.Missing(Extend(at, "data"), body);
     }
     if (const json::value* format = Optional(o, "data_format")) {
-        if (format->is_string()) {
-            request.data_format = ToLowerAscii(TrimView(format->get_string()));
-        } else {
+        if (!format->is_string()) {
             errors.StringType(Extend(at, "data_format"), *format);
+        } else if (TrimView(format->get_string()).empty()) {
+            // A blank hint means "detect", like null.
+        } else if (auto known = ingest::ResolveHint(format->get_string()); !known.ok()) {
+            errors.ValueError(Extend(at, "data_format"), *format, known.error().message);
+        } else {
+            request.data_format = ToLowerAscii(TrimView(format->get_string()));
         }
     }
     if (const json::value* event_type = Optional(o, "event_type")) {

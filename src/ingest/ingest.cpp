@@ -174,8 +174,10 @@ Result<Document> ParseImpl(std::string_view data_key, const json::value& data,
     std::string hint_text;
     if (hint && !TrimView(*hint).empty()) {
         hint_text = std::string(TrimView(*hint));
-        auto resolved = ResolveHintDetails(hint_text);
-        if (resolved.ok()) known = std::move(*resolved);
+        // Issue 3 overrides engine.md §1.2: an unknown hint is the caller's error (422),
+        // not a detection with a warning. See docs/decisions/0003-unknown-format-hint.md.
+        CONTEX_ASSIGN_OR_RETURN(FormatHint resolved, ResolveHintDetails(hint_text));
+        known = std::move(resolved);
     }
 
     if (!data.is_string()) {
@@ -225,9 +227,6 @@ Result<Document> ParseImpl(std::string_view data_key, const json::value& data,
             if (known) {
                 doc.warnings.push_back("data_format '" + hint_text + "' could not be parsed (" +
                                        failure_reason + "); detected '" + detected + "'");
-            } else if (!hint_text.empty()) {
-                doc.warnings.push_back("unknown data_format '" + hint_text + "'; detected '" +
-                                       detected + "'");
             }
         }
     }

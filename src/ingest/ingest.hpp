@@ -84,9 +84,11 @@ Result<FormatHint> ResolveHintDetails(std::string_view hint);
 Result<Format> ResolveHint(std::string_view hint);
 
 // Parses `data` published under `data_key` into a document (§1.2–§1.11).
-// `hint` is the publish request's data_format (nullopt or blank = none). Unknown hints
-// and hinted parsers that fail fall back to detection and add a warning; they never fail.
+// `hint` is the publish request's data_format (nullopt or blank = none). A known hint whose
+// parser fails falls back to detection and adds a warning.
 // Errors:
+//   kInvalidArgument "unknown data_format '<hint>'" (issue 3 overrides §1.2; the API
+//                    answers 422 value_error at ["body","data_format"])
 //   kTooLarge        the serialised data exceeds options.max_input_bytes
 //   kInvalidArgument "data produces N nodes; the limit is M" (engine maps to 422
 //                    value_error at ["body","data"]); "data contains invalid UTF-8";

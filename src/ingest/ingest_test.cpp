@@ -283,21 +283,24 @@ TEST(FormatResolution, UnknownHintIsInvalidArgumentForValidation) {
     EXPECT_EQ(r.error().message, "unknown data_format 'docx'");
 }
 
-TEST(FormatResolution, UnknownHintOnPublishDetectsWithWarning) {
-    Document doc = ParseOk("cfg", json::value("database:\n  host: localhost\n  port: 5432"), "docx");
-    EXPECT_EQ(doc.format, Format::kYaml);
-    ASSERT_EQ(doc.warnings.size(), 1u);
-    EXPECT_EQ(doc.warnings[0], "unknown data_format 'docx'; detected 'yaml'");
+TEST(FormatResolution, UnknownHintIsRejectedEvenWhenTheDataWouldBeDetected) {
+    for (const json::value& data : {json::value("database:\n  host: localhost\n  port: 5432"),
+                                    ParseJson(R"({"a":1})").value()}) {
+        auto r = Parse("cfg", data, std::string("docx"), {});
+        ASSERT_FALSE(r.ok());
+        EXPECT_EQ(r.error().code, ErrorCode::kInvalidArgument);
+        EXPECT_EQ(r.error().message, "unknown data_format 'docx'");
+    }
 }
 
 TEST(FormatResolution, StructuredDataIgnoresAnyHint) {
     Document doc = ParseOk("k", ParseJson(R"({"a":1})").value(), "markdown");
     EXPECT_EQ(doc.format, Format::kJson);
     EXPECT_TRUE(doc.warnings.empty());
-    Document unknown = ParseOk("k", json::value(true), "nonsense");
-    EXPECT_EQ(unknown.format, Format::kJson);
-    EXPECT_TRUE(unknown.warnings.empty());
-    EXPECT_EQ(unknown.nodes[0].text, "k | true");
+    Document scalar = ParseOk("k", json::value(true), "markdown");
+    EXPECT_EQ(scalar.format, Format::kJson);
+    EXPECT_TRUE(scalar.warnings.empty());
+    EXPECT_EQ(scalar.nodes[0].text, "k | true");
 }
 
 TEST(FormatResolution, NullIsOnePrimitiveNode) {

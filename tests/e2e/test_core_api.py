@@ -72,10 +72,22 @@ def test_publish_shape_under_both_prefixes(core):
     assert body["changed"] is False  # identical republish
 
 
-def test_publish_unknown_format_hint_warns_and_detects(core):
-    body = publish(core, uid("fmt"), "notes", "# Title\n\nSome text.", data_format="nonsense")
+def test_publish_unknown_format_hint_is_422_and_stores_nothing(core):
+    project = uid("fmt")
+    r = core.post("/api/v1/data/publish", {"project_id": project, "data_key": "notes",
+                                          "data": "# Title\n\nSome text.", "data_format": "nonsense"})
+    assert r.status == 422, r.body
+    [error] = r.json()["detail"]
+    assert error["type"] == "value_error" and error["loc"] == ["body", "data_format"]
+    assert "unknown data_format 'nonsense'" in error["msg"]
+    events = core.get(f"/api/v1/projects/{project}/events").json()
+    assert events["events"] == [], events
+
+
+def test_publish_hint_that_does_not_parse_warns_and_detects(core):
+    body = publish(core, uid("fmt"), "notes", "# Title\n\nSome text.", data_format="json")
     assert body["status"] == "published" and body["changed"] is True
-    assert body["warnings"], body
+    assert body["format"] == "markdown" and body["warnings"], body
 
 
 @pytest.mark.parametrize("payload, expected", [

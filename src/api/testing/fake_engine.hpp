@@ -41,7 +41,7 @@ class FakeEngine : public engine::Engine {
         r.changed = request.data_key != "same";
         r.format = request.data_format.value_or("json");
         r.node_count = 1;
-        if (request.data_format == "bogus") r.warnings.push_back("unknown data_format 'bogus'");
+        if (request.data_format == "yaml") r.warnings.push_back("data_format 'yaml' could not be parsed");
         return r;
     }
 
