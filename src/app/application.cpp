@@ -11,6 +11,9 @@
 #include "engine/context_engine.hpp"
 #include "notify/in_process_bus.hpp"
 #include "notify/redis/redis_publisher.hpp"
+#include "notify/webhook/curl_sender.hpp"
+#include "notify/webhook/destination_policy.hpp"
+#include "notify/webhook/dispatcher.hpp"
 #include "common/clock.hpp"
 #include "common/strings.hpp"
 #include "observability/health.hpp"
@@ -83,6 +86,18 @@ notify::RedisOptions RedisOptionsFrom(const RedisConfig& config) {
     o.socket_keepalive = config.socket_keepalive;
     o.retry_on_timeout = config.retry_on_timeout;
     o.health_check_interval = std::chrono::seconds(config.health_check_interval_seconds);
+    return o;
+}
+
+notify::DispatcherOptions WebhookOptionsFrom(const DeliveryConfig& d, bool sole_dispatcher) {
+    notify::DispatcherOptions o;
+    o.workers = d.webhook_workers;
+    o.timeout = std::chrono::seconds(d.webhook_timeout_seconds);
+    o.retry = {d.webhook_max_retries, d.webhook_retry_base_seconds, d.webhook_retry_max_seconds};
+    o.circuit_failures = d.webhook_circuit_failures;
+    o.circuit_open = std::chrono::seconds(d.webhook_circuit_open_seconds);
+    o.user_agent = "Contex-Webhook/" + std::string(kVersion);
+    o.sole_dispatcher = sole_dispatcher;
     return o;
 }
 
@@ -208,9 +223,23 @@ int RunServer(const Config& config) {
             return h;
         }, false);
     }
-    EngineFanout fanout(bus, redis.get());
-    engine::ContextEngine engine(EngineSettingsFrom(config, threshold), *store, *embedder, fanout,
-                                 logger, metrics, clock);
+    // Agent webhooks: the outbox dispatcher (engine.md §6.4). SQLite is single-process, so
+    // its dispatcher is the only one and may release leases a crash left behind.
+    notify::DestinationPolicy webhook_policy(
+        {config.delivery.webhook_block_private, config.delivery.webhook_allowed_hosts});
+    notify::CurlWebhookSender webhook_sender(webhook_policy);
+    notify::WebhookDispatcher webhooks(
+        WebhookOptionsFrom(config.delivery, store->backend() == "sqlite"), *store, webhook_sender,
+        clock, logger, metrics);
+
+    EngineFanout fanout(bus, redis.get(), [&webhooks] { webhooks.Wake(); });
+    engine::EngineSettings settings = EngineSettingsFrom(config, threshold);
+    settings.check_webhook_url = [&webhook_policy](std::string_view url) {
+        return webhook_policy.CheckUrl(url);
+    };
+    engine::ContextEngine engine(std::move(settings), *store, *embedder, fanout, logger, metrics,
+                                 clock);
+    webhooks.Start();
     // Replica coherence: notices from other replicas mark project runtimes stale.
     store->SetChangeListener(
         [&engine](const storage::ChangeNotice& notice) { engine.HandleChange(notice); });
@@ -253,6 +282,7 @@ int RunServer(const Config& config) {
     });
     // operations.md §11: background work, then Redis, then storage (destructors, in order).
     store->SetChangeListener(nullptr);
+    webhooks.Stop();  // in-flight attempts finish (bounded by WEBHOOK_TIMEOUT)
     embedder->Shutdown();
     if (redis) redis->Shutdown();
     logger.Info("contex", "Contex stopped");

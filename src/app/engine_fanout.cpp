@@ -21,6 +21,7 @@ void EngineFanout::Deliver(const engine::Recipient& recipient,
     bus_.Deliver(n);
     // Only messages for redis agents go to Redis; stream-only notices (unregistered) don't.
     if (redis_ && recipient.notification_method == "redis") redis_->Deliver(n);
+    if (wake_webhooks_ && recipient.notification_method == "webhook") wake_webhooks_();
 }
 
 std::unique_ptr<engine::StreamSubscription> EngineFanout::Subscribe(

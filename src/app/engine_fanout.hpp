@@ -1,7 +1,10 @@
 // The engine's MessageFanout over notify/: every committed message goes to the local
 // in-process bus (SSE streams on this replica) and, for redis agents, to the Redis
-// publisher when REDIS_URL is set.
+// publisher when REDIS_URL is set. Messages for webhook agents are already in the outbox
+// (written with the change); the fan-out only wakes the webhook dispatcher.
 #pragma once
+
+#include <functional>
 
 #include "engine/fanout.hpp"
 #include "notify/in_process_bus.hpp"
@@ -12,8 +15,10 @@ namespace contex::app {
 class EngineFanout final : public engine::MessageFanout {
 public:
     // `redis` may be null (not configured). Both must outlive the fan-out.
-    EngineFanout(notify::InProcessBus& bus, notify::NotificationSink* redis)
-        : bus_(bus), redis_(redis) {}
+    // `wake_webhooks` is called after a message for a webhook agent was committed.
+    EngineFanout(notify::InProcessBus& bus, notify::NotificationSink* redis,
+                 std::function<void()> wake_webhooks = {})
+        : bus_(bus), redis_(redis), wake_webhooks_(std::move(wake_webhooks)) {}
 
     void Deliver(const engine::Recipient& recipient, const engine::AgentMessage& message) override;
     std::unique_ptr<engine::StreamSubscription> Subscribe(
@@ -27,6 +32,7 @@ public:
 private:
     notify::InProcessBus& bus_;
     notify::NotificationSink* redis_;
+    std::function<void()> wake_webhooks_;
 };
 
 }  // namespace contex::app

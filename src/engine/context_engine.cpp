@@ -419,7 +419,9 @@ storage::NotificationRecord ContextEngine::MakeNotification(const storage::Agent
     n.type = std::move(type);
     n.payload = ParseJson(message_json).value_or(json::value(nullptr));
     n.created_at = clock_.Now();
-    if (agent.notification_method == "webhook") {
+    const auto* disabled = agent.data.if_contains(storage::kAgentWebhookDisabled);
+    const bool webhook_off = disabled && disabled->is_bool() && disabled->get_bool();
+    if (agent.notification_method == "webhook" && !webhook_off) {
         n.delivery_status = "pending";
         n.next_attempt_at = n.created_at;
     }
@@ -769,6 +771,9 @@ Result<RegisterResult> ContextEngine::Register(const RegisterRequest& req) {
     if (req.notification_method == "webhook" && !req.webhook_url) {
         return InvalidArgument("webhook_url is required when notification_method='webhook'");
     }
+    if (req.webhook_url && settings_.check_webhook_url) {
+        CONTEX_TRY(settings_.check_webhook_url(*req.webhook_url));
+    }
     std::vector<std::string> needs = DistinctNeeds(req.data_needs);
     std::vector<std::vector<float>> need_vectors;
     if (!needs.empty()) {
@@ -1023,11 +1028,14 @@ Result<AgentContext> ContextEngine::GetContext(const std::string& agent_id) {
     return ComputeContext(agent_id, true);
 }
 
+constexpr std::size_t kRecentDeliveries = 10;
+
 Result<json::object> ContextEngine::GetStatus(const std::string& agent_id) {
     CONTEX_ASSIGN_OR_RETURN(auto agent, storage_.GetAgent(agent_id));
     if (!agent) return NotFound("Agent not found");
     CONTEX_ASSIGN_OR_RETURN(std::int64_t current, storage_.CurrentSequence(agent->project_id));
-    CONTEX_ASSIGN_OR_RETURN(auto rows, storage_.ListNotifications(agent_id, 0, 100000));
+    // -1: an initial_context for an empty project carries sequence 0.
+    CONTEX_ASSIGN_OR_RETURN(auto rows, storage_.ListNotifications(agent_id, -1, 100000));
     std::int64_t pending = 0, failed = 0;
     for (const auto& r : rows) {
         if (r.delivery_status == std::optional<std::string>("pending") ||
@@ -1047,6 +1055,31 @@ Result<json::object> ContextEngine::GetStatus(const std::string& agent_id) {
     o["failed_deliveries"] = failed;
     o["sse_connections"] = static_cast<std::int64_t>(fanout_.streams_for(agent_id));
     o["last_seen"] = OptionalTime(agent->last_seen);
+    if (agent->notification_method == "webhook") {
+        // Extension (docs/decisions/0004-webhooks.md): the webhook's state and its most
+        // recent deliveries, newest first.
+        const auto* disabled = agent->data.if_contains(storage::kAgentWebhookDisabled);
+        o["webhook_disabled"] = disabled && disabled->is_bool() && disabled->get_bool();
+        json::array recent;
+        for (auto it = rows.rbegin(); it != rows.rend() && recent.size() < kRecentDeliveries; ++it) {
+            if (!it->delivery_status) continue;
+            json::object d;
+            d["webhook_id"] = it->message_id;
+            d["sequence"] = std::to_string(it->sequence);
+            d["type"] = it->type;
+            d["status"] = *it->delivery_status;
+            d["attempts"] = it->attempts;
+            d["last_status_code"] =
+                it->last_status_code ? json::value(*it->last_status_code) : json::value(nullptr);
+            d["last_error"] = it->last_error ? json::value(json::string(*it->last_error))
+                                             : json::value(nullptr);
+            d["next_attempt_at"] = OptionalTime(it->next_attempt_at);
+            d["delivered_at"] = OptionalTime(it->delivered_at);
+            d["created_at"] = OptionalTime(it->created_at);
+            recent.push_back(std::move(d));
+        }
+        o["recent_deliveries"] = std::move(recent);
+    }
     return o;
 }
 

@@ -3,7 +3,11 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
+#include <string_view>
+
+#include "common/result.hpp"
 
 #include "index/project_index.hpp"
 
@@ -27,6 +31,9 @@ struct EngineSettings {
     int notification_retention_days = 7;
     int notification_max_per_agent = 1000;
     index::IndexOptions index;
+    // The webhook destination policy (operations.md §8.7) applied at registration; its
+    // kInvalidArgument message names webhook_url. Unset: every http(s) URL is accepted.
+    std::function<Status(std::string_view url)> check_webhook_url;
 };
 
 }  // namespace contex::engine

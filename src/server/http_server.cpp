@@ -12,6 +12,7 @@
 #include <thread>
 #include <unordered_map>
 
+#include "common/address_ranges.hpp"
 #include "common/ids.hpp"
 #include "common/json.hpp"
 #include "common/strings.hpp"
@@ -116,7 +117,7 @@ public:
           logger_(logger),
           clock_(clock),
           cors_(options_.cors),
-          trusted_(AddressRanges::Parse(options_.trusted_proxies).value_or(AddressRanges{})),
+          trusted_(contex::AddressRanges::Parse(options_.trusted_proxies).value_or(contex::AddressRanges{})),
           ioc_(options_.io_threads),
           acceptor_(ioc_),
           signals_(ioc_, SIGINT, SIGTERM),
@@ -671,7 +672,7 @@ private:
     obs::Logger& logger_;
     const Clock& clock_;
     CorsPolicy cors_;
-    AddressRanges trusted_;
+    contex::AddressRanges trusted_;
     asio::io_context ioc_;
     tcp::acceptor acceptor_;
     asio::signal_set signals_;

@@ -1,5 +1,5 @@
 // Response policies that apply to every request, whatever the route: version headers
-// (api.md §1.1), security headers (§1.7), CORS (§1.6) and trusted-proxy checks.
+// (api.md §1.1), security headers (§1.7) and CORS (§1.6).
 // Pure functions and immutable objects; thread-safe.
 #pragma once
 
@@ -41,23 +41,6 @@ private:
 
     CorsConfig config_;
     bool wildcard_ = false;
-};
-
-// A set of CIDR ranges (IPv4 and IPv6) for TRUSTED_PROXIES.
-class AddressRanges {
-public:
-    // Parses "10.0.0.0/8, 127.0.0.1, ::1/128"; nullopt on a malformed entry.
-    static std::optional<AddressRanges> Parse(std::string_view list);
-    bool Contains(std::string_view address) const;
-    bool empty() const { return ranges_.empty(); }
-
-private:
-    struct Range {
-        std::array<unsigned char, 16> bytes{};
-        int prefix = 0;
-        bool v6 = false;
-    };
-    std::vector<Range> ranges_;
 };
 
 }  // namespace contex::server

@@ -94,6 +94,10 @@ struct AgentRecord {
     json::object data;
 };
 
+// Set to true in AgentRecord::data when a webhook receiver answered 410 Gone: no more
+// webhook deliveries are queued for the agent until it registers again.
+inline constexpr std::string_view kAgentWebhookDisabled = "webhook_disabled";
+
 // One row of `agent_needs`.
 struct AgentNeedRecord {
     std::string agent_id;
@@ -286,6 +290,10 @@ class Storage {
     // Writes delivery_status, attempts, next_attempt_at, locked_until, delivered_at,
     // last_status_code and last_error of the row with record.message_id. kNotFound if none.
     virtual Status UpdateDelivery(const NotificationRecord& record) = 0;
+    // Makes every `delivering` row `pending` again, due at its next_attempt_at, whatever
+    // its lease. Only for a sole dispatcher starting up after a crash (SQLite is
+    // single-process); with several replicas, leases expire instead. Returns the count.
+    virtual Result<int64_t> ReleaseDeliveryLeases() = 0;
 
     // Row counts for contex_events_count / contex_embeddings_count and health details.
     struct RowCounts {

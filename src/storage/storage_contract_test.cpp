@@ -787,6 +787,29 @@ TYPED_TEST(StorageContract, OutboxClaimsDueRowsOnceAndReclaimsExpiredLeases) {
               ErrorCode::kInvalidArgument);
 }
 
+TYPED_TEST(StorageContract, ReleaseDeliveryLeasesMakesLeasedRowsDueAgain) {
+    auto now = this->env_.clock.Now();
+    auto leased = this->Notification("a1", "p", 1, "pending");
+    auto scheduled = this->Notification("a1", "p", 2, "pending");
+    scheduled.next_attempt_at = now + 60s;
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                        std::vector<NotificationRecord> rows{leased, scheduled};
+                        return t.InsertNotifications(rows);
+                    }).ok());
+    ASSERT_EQ(this->S().ClaimDueDeliveries(now, 10, now + 40s)->size(), 1u);
+    EXPECT_TRUE(this->S().ClaimDueDeliveries(now + 1s, 10, now + 40s)->empty());
+
+    auto released = this->S().ReleaseDeliveryLeases();
+    ASSERT_TRUE(released.ok()) << released.error().message;
+    EXPECT_EQ(*released, 1);
+    auto again = this->S().ClaimDueDeliveries(now + 1s, 10, now + 40s);
+    ASSERT_EQ(again->size(), 1u);
+    EXPECT_EQ((*again)[0].message_id, leased.message_id);
+    // The scheduled row keeps its time.
+    EXPECT_TRUE(this->S().ClaimDueDeliveries(now + 2s, 10, now + 40s)->empty());
+}
+
 TYPED_TEST(StorageContract, CancelPendingDeliveriesLeavesFinalRowsAlone) {
     auto pending = this->Notification("a1", "p", 1, "pending");
     auto delivered = this->Notification("a1", "p", 2, "delivered");

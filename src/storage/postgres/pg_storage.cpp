@@ -1038,6 +1038,18 @@ class PgStorage final : public Storage {
         return OkStatus();
     }
 
+    Result<int64_t> ReleaseDeliveryLeases() override {
+        return WithConnection<int64_t>(
+            "release_delivery_leases", [&](PgConnection& c) -> Result<int64_t> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult r, c.Exec("release_delivery_leases",
+                                       "UPDATE agent_notifications SET delivery_status = "
+                                       "'pending', locked_until = NULL WHERE delivery_status = "
+                                       "'delivering'"));
+                return r.affected();
+            });
+    }
+
     Result<RowCounts> CountRows() override {
         return WithConnection<RowCounts>("count_rows", [&](PgConnection& c) -> Result<RowCounts> {
             CONTEX_ASSIGN_OR_RETURN(

@@ -1177,6 +1177,20 @@ class SqliteStorage final : public Storage {
         });
     }
 
+    Result<int64_t> ReleaseDeliveryLeases() override {
+        int64_t released = 0;
+        auto st = Write("release_delivery_leases", [&](Connection& c) -> Status {
+            CONTEX_ASSIGN_OR_RETURN(
+                auto s, c.Prepare("UPDATE agent_notifications SET delivery_status = 'pending', "
+                                  "locked_until = NULL WHERE delivery_status = 'delivering'"));
+            CONTEX_TRY(s->Run());
+            released = sqlite3_changes(c.db());
+            return OkStatus();
+        });
+        if (!st.ok()) return std::move(st).error();
+        return released;
+    }
+
     Result<RowCounts> CountRows() override {
         return Read<RowCounts>("count_rows", [&](Connection& c) -> Result<RowCounts> {
             CONTEX_ASSIGN_OR_RETURN(
