@@ -1,6 +1,7 @@
 #include "engine/context_engine.hpp"
 
 #include <algorithm>
+#include <tuple>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -192,14 +193,20 @@ void ContextEngine::HandleChange(const storage::ChangeNotice& notice) {
 }
 
 Result<bool> ContextEngine::AgentsChanged(const std::string& project_id, const Project& project) {
-    CONTEX_ASSIGN_OR_RETURN(auto stored, storage_.ListAgents(project_id));
+    // Count and latest updated_at, compared with the runtime's: one aggregate query instead
+    // of reading every registration on every publish. Every change to a registration
+    // (register, re-register, unregister, a 410 disabling its webhook) moves one of them;
+    // a false alarm only costs a reload.
+    CONTEX_ASSIGN_OR_RETURN(auto stored, storage_.GetAgentsStamp(project_id));
+    storage::Storage::AgentsStamp runtime;
     std::shared_lock lock(project.mutex);
-    if (stored.size() != project.agents.size()) return true;
-    for (const auto& a : stored) {
-        auto it = project.agents.find(a.agent_id);
-        if (it == project.agents.end() || it->second.record.updated_at != a.updated_at) return true;
+    runtime.count = static_cast<std::int64_t>(project.agents.size());
+    for (const auto& [id, agent] : project.agents) {
+        if (!runtime.latest_update || agent.record.updated_at > *runtime.latest_update) {
+            runtime.latest_update = agent.record.updated_at;
+        }
     }
-    return false;
+    return stored != runtime;
 }
 
 index::SearchParams ContextEngine::Params(int k, double threshold) const {
@@ -411,13 +418,20 @@ Result<ContextEngine::Prepared> ContextEngine::Prepare(
 storage::NotificationRecord ContextEngine::MakeNotification(const storage::AgentRecord& agent,
                                                            std::int64_t sequence, std::string type,
                                                            const std::string& message_json) const {
+    return MakeNotification(agent, sequence, std::move(type),
+                            ParseJson(message_json).value_or(json::value(nullptr)));
+}
+
+storage::NotificationRecord ContextEngine::MakeNotification(const storage::AgentRecord& agent,
+                                                           std::int64_t sequence, std::string type,
+                                                           json::value message) const {
     storage::NotificationRecord n;
     n.message_id = "msg_" + RandomHex(32);
     n.agent_id = agent.agent_id;
     n.project_id = agent.project_id;
     n.sequence = sequence;
     n.type = std::move(type);
-    n.payload = ParseJson(message_json).value_or(json::value(nullptr));
+    n.payload = std::move(message);
     n.created_at = clock_.Now();
     const auto* disabled = agent.data.if_contains(storage::kAgentWebhookDisabled);
     const bool webhook_off = disabled && disabled->is_bool() && disabled->get_bool();
@@ -470,7 +484,8 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
     // Filled inside the transaction, applied to the runtime after commit.
     struct AgentUpdate {
         storage::AgentRecord record;
-        std::vector<std::map<std::string, Interest>> interest;
+        std::vector<std::pair<std::size_t, std::string>> removed;          // (need, node key)
+        std::vector<std::tuple<std::size_t, std::string, Interest>> added;  // (need, key, entry)
         std::string message;
     };
     std::vector<AgentUpdate> updates;
@@ -575,53 +590,74 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
         for (const auto& key : p.changes.changed) gone.insert(key);
 
         std::shared_lock lock(project->mutex);
-        std::set<std::string> affected;
-        for (const auto& m : passing) affected.insert(m.agent_id);
-        for (const auto& [agent_id, state] : project->agents) {
-            for (const auto& per_need : state.interest) {
-                for (const auto& key : gone) {
-                    if (per_need.count(key)) affected.insert(agent_id);
+        // Affected agents (§6.2 step 3): a passing (need, new node) pair, or a gone key in
+        // the interest set. Work below is per affected agent and limited to the published
+        // key's entries, so unaffected agents and other keys cost nothing.
+        std::map<std::string, std::vector<const index::NeedMatch*>> affected;
+        for (const auto& m : passing) affected[m.agent_id].push_back(&m);
+        if (!gone.empty()) {
+            for (const auto& [agent_id, state] : project->agents) {
+                for (const auto& per_need : state.interest) {
+                    for (const auto& key : gone) {
+                        if (per_need.count(key)) affected[agent_id];
+                    }
                 }
             }
         }
+        const std::string key_prefix = req.data_key + ".";
         std::vector<storage::AgentMatchRecord> removed_rows, added_rows;
         std::vector<storage::NotificationRecord> rows;
-        for (const auto& agent_id : affected) {
+        for (const auto& [agent_id, agent_passing] : affected) {
             auto it = project->agents.find(agent_id);
             if (it == project->agents.end()) continue;
             const AgentState& state = it->second;
             AgentUpdate u;
             u.record = state.record;
-            u.interest = state.interest;
-            for (std::size_t need = 0; need < u.interest.size(); ++need) {
+            for (std::size_t need = 0; need < state.interest.size(); ++need) {
                 for (const auto& key : gone) {
-                    auto found = u.interest[need].find(key);
-                    if (found == u.interest[need].end()) continue;
+                    auto found = state.interest[need].find(key);
+                    if (found == state.interest[need].end()) continue;
                     removed_rows.push_back({agent_id, req.project_id, static_cast<int>(need), key,
                                             found->second.data_key, 0, 0});
-                    u.interest[need].erase(found);
+                    u.removed.emplace_back(need, key);
                 }
             }
-            for (const auto& m : passing) {
-                if (m.agent_id != agent_id) continue;
-                auto need = static_cast<std::size_t>(m.need_index);
-                if (need >= u.interest.size()) continue;
-                const auto& entry = fresh[m.node_pos];
-                u.interest[need][entry.node_key] = {entry.data_key, m.similarity, m.keyword_score};
-                added_rows.push_back({agent_id, req.project_id, m.need_index, entry.node_key,
-                                      entry.data_key, m.similarity, m.keyword_score});
+            for (const auto* m : agent_passing) {
+                auto need = static_cast<std::size_t>(m->need_index);
+                if (need >= state.interest.size()) continue;
+                const auto& entry = fresh[m->node_pos];
+                u.added.push_back({need, entry.node_key,
+                                   {entry.data_key, m->similarity, m->keyword_score}});
+                added_rows.push_back({agent_id, req.project_id, m->need_index, entry.node_key,
+                                      entry.data_key, m->similarity, m->keyword_score});
             }
+            // The published key's interest entries per need after this publish.
+            std::vector<std::map<std::string, Interest>> key_interest(state.interest.size());
+            for (std::size_t need = 0; need < state.interest.size(); ++need) {
+                const auto& per_need = state.interest[need];
+                for (auto e = per_need.lower_bound(key_prefix);
+                     e != per_need.end() && StartsWith(e->first, key_prefix); ++e) {
+                    if (e->second.data_key == req.data_key && !gone.count(e->first)) {
+                        key_interest[need].insert(*e);
+                    }
+                }
+            }
+            for (const auto& [need, key, interest] : u.added) key_interest[need][key] = interest;
+
             bool toon = u.record.response_format == "toon";
+            bool key_matched = false;
             NeedMatches by_need;
             for (std::size_t need = 0; need < state.needs.size(); ++need) {
                 std::vector<ScoredNode> scored;
-                for (const auto& [key, interest] : u.interest[need]) {
-                    if (interest.data_key != req.data_key) continue;
-                    auto view = new_views.find(key);
-                    if (view == new_views.end()) continue;
-                    scored.push_back({view->second, CleanFloat(interest.similarity), 0,
-                                      CleanFloat(interest.keyword_score),
-                                      MatchTypeOf(interest.similarity, interest.keyword_score)});
+                if (need < key_interest.size()) {
+                    key_matched = key_matched || !key_interest[need].empty();
+                    for (const auto& [key, interest] : key_interest[need]) {
+                        auto view = new_views.find(key);
+                        if (view == new_views.end()) continue;
+                        scored.push_back({view->second, CleanFloat(interest.similarity), 0,
+                                          CleanFloat(interest.keyword_score),
+                                          MatchTypeOf(interest.similarity, interest.keyword_score)});
+                    }
                 }
                 std::stable_sort(scored.begin(), scored.end(), [](const auto& a, const auto& b) {
                     if (a.similarity != b.similarity) return a.similarity > b.similarity;
@@ -638,16 +674,22 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
                 by_need.emplace_back(state.needs[need], std::move(list));
             }
             ApplyBudget(by_need, settings_.max_context_size);
-            u.message = DataUpdateMessage(agent_id, req.project_id, seq, req.data_key, format,
-                                          req.data, toon, ToContextObject(by_need), p.changes);
-            std::set<std::string> keys;
-            for (const auto& per_need : u.interest) {
-                for (const auto& [key, interest] : per_need) keys.insert(interest.data_key);
+            json::object message = DataUpdateObject(agent_id, req.project_id, seq, req.data_key,
+                                                    format, req.data, toon,
+                                                    ToContextObject(by_need), p.changes);
+            u.message = ToJson(message);
+            // Only the published key's membership in data_keys can change.
+            auto& keys = u.record.data_keys;
+            auto at = std::find(keys.begin(), keys.end(), req.data_key);
+            if (key_matched && at == keys.end()) {
+                keys.insert(std::lower_bound(keys.begin(), keys.end(), req.data_key), req.data_key);
+            } else if (!key_matched && at != keys.end()) {
+                keys.erase(at);
             }
-            u.record.data_keys.assign(keys.begin(), keys.end());
             u.record.last_sequence = seq;
             u.record.updated_at = event.created_at;
-            rows.push_back(MakeNotification(u.record, seq, "data_update", u.message));
+            rows.push_back(
+                MakeNotification(u.record, seq, "data_update", json::value(std::move(message))));
             updates.push_back(std::move(u));
         }
         lock.unlock();
@@ -685,7 +727,9 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
             auto it = project->agents.find(u.record.agent_id);
             if (it == project->agents.end()) continue;
             it->second.record = u.record;
-            it->second.interest = std::move(u.interest);
+            auto& interest = it->second.interest;
+            for (const auto& [need, key] : u.removed) interest[need].erase(key);
+            for (auto& [need, key, entry] : u.added) interest[need][key] = std::move(entry);
         }
     }
     {

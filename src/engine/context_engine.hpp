@@ -94,12 +94,15 @@ private:
     storage::NotificationRecord MakeNotification(const storage::AgentRecord& agent,
                                                  std::int64_t sequence, std::string type,
                                                  const std::string& message_json) const;
+    storage::NotificationRecord MakeNotification(const storage::AgentRecord& agent,
+                                                 std::int64_t sequence, std::string type,
+                                                 json::value message) const;
     void Fanout(const storage::AgentRecord& agent, std::int64_t sequence, const std::string& type,
                 const std::string& message_json);
     std::string ProjectLabel(const std::string& project_id);
     void NotifyChange(storage::ChangeNotice notice);
-    // True when the stored registrations differ from the runtime's (another replica
-    // registered or unregistered since the runtime was loaded).
+    // True when the stored registrations may differ from the runtime's (another replica or
+    // the webhook dispatcher changed them since the runtime was loaded).
     Result<bool> AgentsChanged(const std::string& project_id, const Project& project);
     index::SearchParams Params(int k, double threshold) const;
     std::string MatchTypeOf(float similarity, float keyword_score) const;

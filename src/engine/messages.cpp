@@ -170,6 +170,14 @@ std::string DataUpdateMessage(const std::string& agent_id, const std::string& pr
                               std::int64_t sequence, const std::string& data_key,
                               const std::string& format, const json::value& data, bool toon,
                               const json::object& matches, const NodeChanges& changes) {
+    return ToJson(DataUpdateObject(agent_id, project_id, sequence, data_key, format, data, toon,
+                                   matches, changes));
+}
+
+json::object DataUpdateObject(const std::string& agent_id, const std::string& project_id,
+                              std::int64_t sequence, const std::string& data_key,
+                              const std::string& format, const json::value& data, bool toon,
+                              const json::object& matches, const NodeChanges& changes) {
     auto strings = [](const std::vector<std::string>& v) {
         json::array a;
         for (const auto& s : v) a.emplace_back(json::string(s));
@@ -195,7 +203,7 @@ std::string DataUpdateMessage(const std::string& agent_id, const std::string& pr
     nc["changed"] = strings(changes.changed);
     nc["removed"] = strings(changes.removed);
     o["node_changes"] = std::move(nc);
-    return ToJson(o);
+    return o;
 }
 
 std::string UnregisteredMessage(const std::string& agent_id) {

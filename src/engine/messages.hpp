@@ -61,6 +61,10 @@ std::string EventMessage(const std::string& agent_id, const std::string& project
 struct NodeChanges {
     std::vector<std::string> added, changed, removed;
 };
+json::object DataUpdateObject(const std::string& agent_id, const std::string& project_id,
+                              std::int64_t sequence, const std::string& data_key,
+                              const std::string& format, const json::value& data, bool toon,
+                              const json::object& matches, const NodeChanges& changes);
 std::string DataUpdateMessage(const std::string& agent_id, const std::string& project_id,
                               std::int64_t sequence, const std::string& data_key,
                               const std::string& format, const json::value& data, bool toon,

@@ -269,6 +269,14 @@ class Storage {
     virtual Result<std::optional<AgentRecord>> GetAgent(std::string_view agent_id) = 0;
     // Sorted by agent id; all projects when project_id is nullopt.
     virtual Result<std::vector<AgentRecord>> ListAgents(std::optional<std::string> project_id) = 0;
+    // The number of the project's registrations and their latest updated_at: a cheap way to
+    // tell whether another process changed them (compare with the same figures in memory).
+    struct AgentsStamp {
+        int64_t count = 0;
+        std::optional<TimePoint> latest_update;
+        bool operator==(const AgentsStamp&) const = default;
+    };
+    virtual Result<AgentsStamp> GetAgentsStamp(std::string_view project_id) = 0;
     // Needs of every agent of the project, ordered by agent id, need_index.
     virtual Result<std::vector<AgentNeedRecord>> ListNeeds(std::string_view project_id) = 0;
     // Interest-set rows of the project, ordered by agent id, need_index, node_key.

@@ -574,6 +574,30 @@ TYPED_TEST(StorageContract, AgentRoundTripsAndReplaceKeepsCreatedAt) {
     EXPECT_EQ((*all)[0].agent_id, "coder");
 }
 
+TYPED_TEST(StorageContract, AgentsStampCountsAndTracksTheLatestUpdate) {
+    auto empty = this->S().GetAgentsStamp("p");
+    ASSERT_TRUE(empty.ok()) << empty.error().message;
+    EXPECT_EQ(*empty, Storage::AgentsStamp{});
+    auto a = this->Agent("a", "p");
+    a.updated_at = this->env_.clock.Now();
+    auto b = this->Agent("b", "p");
+    b.updated_at = a.updated_at + 3s;
+    auto other = this->Agent("c", "q");
+    other.updated_at = a.updated_at + 9s;
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_TRY(t.UpsertAgent(a));
+                        CONTEX_TRY(t.UpsertAgent(b));
+                        return t.UpsertAgent(other);
+                    }).ok());
+    auto stamp = this->S().GetAgentsStamp("p");
+    ASSERT_TRUE(stamp.ok());
+    EXPECT_EQ(stamp->count, 2);
+    EXPECT_EQ(stamp->latest_update, std::optional<TimePoint>(b.updated_at));
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) { return t.DeleteAgent("b"); }).ok());
+    EXPECT_EQ(*this->S().GetAgentsStamp("p"),
+              (Storage::AgentsStamp{1, std::optional<TimePoint>(a.updated_at)}));
+}
+
 TYPED_TEST(StorageContract, AgentNeedsAndInterestSet) {
     ASSERT_TRUE(
         this->InProject("p",

@@ -926,6 +926,21 @@ class PgStorage final : public Storage {
             });
     }
 
+    Result<AgentsStamp> GetAgentsStamp(std::string_view project_id) override {
+        return WithConnection<AgentsStamp>(
+            "agents_stamp", [&](PgConnection& c) -> Result<AgentsStamp> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult r, c.Exec("agents_stamp",
+                                       "SELECT count(*), max(updated_at)::text FROM "
+                                       "agent_registrations WHERE project_id = $1",
+                                       Params().Text(project_id)));
+                AgentsStamp stamp;
+                stamp.count = r.Int(0, 0);
+                CONTEX_ASSIGN_OR_RETURN(stamp.latest_update, OptTime(r, 0, 1));
+                return stamp;
+            });
+    }
+
     Result<std::vector<AgentNeedRecord>> ListNeeds(std::string_view project_id) override {
         return WithConnection<std::vector<AgentNeedRecord>>(
             "list_needs", [&](PgConnection& c) -> Result<std::vector<AgentNeedRecord>> {

@@ -1061,6 +1061,21 @@ class SqliteStorage final : public Storage {
             });
     }
 
+    Result<AgentsStamp> GetAgentsStamp(std::string_view project_id) override {
+        return Read<AgentsStamp>("agents_stamp", [&](Connection& c) -> Result<AgentsStamp> {
+            CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare("SELECT count(*), max(updated_at) FROM "
+                                                      "agent_registrations WHERE project_id = ?1"));
+            s->Bind(1, project_id);
+            AgentsStamp stamp;
+            CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
+            if (row) {
+                stamp.count = s->Int(0);
+                CONTEX_ASSIGN_OR_RETURN(stamp.latest_update, s->OptTime(1));
+            }
+            return stamp;
+        });
+    }
+
     Result<std::vector<AgentNeedRecord>> ListNeeds(std::string_view project_id) override {
         return Read<std::vector<AgentNeedRecord>>(
             "list_needs", [&](Connection& c) -> Result<std::vector<AgentNeedRecord>> {
