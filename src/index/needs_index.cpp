@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <mutex>
 
 #include "index/vector_kernels.hpp"
 
@@ -18,7 +19,14 @@ struct NeedsIndex::Flat {
     std::unordered_map<std::string, std::vector<uint32_t>> postings;  // term -> needs
 };
 
-NeedsIndex::NeedsIndex(AnalyzerOptions analyzer) : analyzer_(analyzer) {}
+NeedsIndex::NeedsIndex(AnalyzerOptions analyzer) : analyzer_(analyzer) {
+    // Our GEMMs are small (new nodes × needs) and run on the caller's thread, inside a
+    // bounded pool. OpenBLAS's own threads would busy-wait (sched_yield) after every call
+    // and steal the cores the server needs: profiled as ~30% of a 2-core machine's time
+    // during publish bursts. One thread, always.
+    static std::once_flag once;
+    std::call_once(once, [] { openblas_set_num_threads(1); });
+}
 
 void NeedsIndex::Upsert(std::string_view agent_id, std::vector<NeedRef> needs) {
     std::lock_guard lock(mutex_);

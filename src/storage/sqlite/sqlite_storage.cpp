@@ -186,7 +186,11 @@ class Connection {
                 echo);
         }
         sqlite3_busy_timeout(c->db_, static_cast<int>(config.sqlite_busy_timeout.count()));
-        std::string pragmas = "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY;";
+        // A 64 MiB page cache and memory-mapped reads: without them, publishes that write
+        // many notification rows spent a tenth of their time re-reading pages via pread.
+        std::string pragmas =
+            "PRAGMA foreign_keys=ON; PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; "
+            "PRAGMA mmap_size=268435456;";
         if (readonly) {
             pragmas += "PRAGMA query_only=1;";
         } else {
