@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
+#include <thread>
 #include <deque>
 #include <filesystem>
 #include <map>
@@ -833,6 +834,15 @@ class SqliteStorage final : public Storage {
           errors_(metrics.AddCounter("contex_errors_total", "Internal failures by component",
                                      {"component", "kind"})) {}
 
+    ~SqliteStorage() override {
+        {
+            std::lock_guard lock(checkpoint_mutex_);
+            stopping_ = true;
+        }
+        checkpoint_cv_.notify_all();
+        if (checkpointer_.joinable()) checkpointer_.join();
+    }
+
     Status Open() {
         obs::Logger* echo = config_.echo ? &logger_ : nullptr;
         CONTEX_ASSIGN_OR_RETURN(writer_, Connection::Open(path_, false, config_, echo));
@@ -841,6 +851,8 @@ class SqliteStorage final : public Storage {
                 CONTEX_ASSIGN_OR_RETURN(auto r, Connection::Open(path_, true, config_, echo));
                 idle_readers_.push_back(std::move(r));
             }
+            CONTEX_ASSIGN_OR_RETURN(auto c, Connection::Open(path_, false, config_, echo));
+            StartCheckpointer(std::move(c));
         }
         return OkStatus();
     }
@@ -1145,12 +1157,20 @@ class SqliteStorage final : public Storage {
             CONTEX_TRY(c.ExecScript("BEGIN IMMEDIATE"));
             auto body = [&]() -> Status {
                 static const std::string sql =
+                    // Three index probes (the partial indexes on pending and leased rows),
+                    // not one OR over the whole table: the poller runs this twice a second.
                     Sql({"UPDATE agent_notifications SET delivery_status = 'delivering', "
-                         "locked_until = ?3 WHERE id IN (SELECT id FROM agent_notifications WHERE "
-                         "(delivery_status = 'pending' AND (next_attempt_at IS NULL OR "
-                         "next_attempt_at <= ?1)) OR (delivery_status = 'delivering' AND "
-                         "locked_until <= ?1) ORDER BY coalesce(next_attempt_at, created_at), id "
-                         "LIMIT ?2) RETURNING ",
+                         "locked_until = ?3 WHERE id IN (SELECT id FROM ("
+                         "SELECT * FROM (SELECT id, next_attempt_at AS due FROM "
+                         "agent_notifications WHERE delivery_status = 'pending' AND "
+                         "next_attempt_at <= ?1 ORDER BY next_attempt_at, id LIMIT ?2) "
+                         "UNION ALL SELECT * FROM (SELECT id, created_at AS due FROM "
+                         "agent_notifications WHERE delivery_status = 'pending' AND "
+                         "next_attempt_at IS NULL ORDER BY id LIMIT ?2) "
+                         "UNION ALL SELECT * FROM (SELECT id, coalesce(next_attempt_at, "
+                         "created_at) AS due FROM agent_notifications WHERE delivery_status = "
+                         "'delivering' AND locked_until <= ?1 ORDER BY locked_until, id LIMIT ?2)"
+                         ") ORDER BY due, id LIMIT ?2) RETURNING ",
                          kNotificationCols});
                 CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare(sql.c_str()));
                 s->Bind(1, FormatTime(now)).Bind(2, limit).Bind(3, FormatTime(lease_until));
@@ -1396,6 +1416,45 @@ class SqliteStorage final : public Storage {
 
     std::mutex listener_mutex_;
     std::function<void(const ChangeNotice&)> listener_;  // guarded by listener_mutex_
+
+    // WAL checkpoints run on their own thread and connection, off the request path: the
+    // writer's automatic checkpoint made every ~12th publish that queued many
+    // notifications pay for copying the WAL back (7% of publish time in a profile).
+    // PASSIVE checkpoints never block the writer or readers.
+    static constexpr int kCheckpointPages = 1000;
+    static int OnWalCommit(void* self, sqlite3*, const char*, int wal_pages) {
+        if (wal_pages >= kCheckpointPages) {
+            auto* storage = static_cast<SqliteStorage*>(self);
+            {
+                std::lock_guard lock(storage->checkpoint_mutex_);
+                storage->checkpoint_due_ = true;
+            }
+            storage->checkpoint_cv_.notify_one();
+        }
+        return SQLITE_OK;
+    }
+    void StartCheckpointer(std::unique_ptr<Connection> connection) {
+        // Replaces the writer's automatic checkpoint (itself a WAL hook).
+        sqlite3_wal_hook(writer_->db(), &SqliteStorage::OnWalCommit, this);
+        checkpointer_ = std::thread([this, c = std::move(connection)] {
+            std::unique_lock lock(checkpoint_mutex_);
+            while (!stopping_) {
+                checkpoint_cv_.wait_for(lock, std::chrono::seconds(1),
+                                        [this] { return stopping_ || checkpoint_due_; });
+                if (stopping_) break;
+                checkpoint_due_ = false;
+                lock.unlock();
+                sqlite3_wal_checkpoint_v2(c->db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr,
+                                          nullptr);
+                lock.lock();
+            }
+        });
+    }
+    std::mutex checkpoint_mutex_;
+    std::condition_variable checkpoint_cv_;
+    bool checkpoint_due_ = false;  // guarded by checkpoint_mutex_
+    bool stopping_ = false;        // guarded by checkpoint_mutex_
+    std::thread checkpointer_;
 };
 
 }  // namespace
