@@ -695,7 +695,7 @@ Result<PublishResult> ContextEngine::Publish(const PublishRequest& req) {
         lock.unlock();
         reverse_match_duration_.Observe(Seconds(match_started, clock_));
         CONTEX_TRY(tx.ApplyAgentMatchDelta(removed_rows, added_rows));
-        for (const auto& u : updates) CONTEX_TRY(tx.UpsertAgent(u.record));
+        for (const auto& u : updates) CONTEX_TRY(tx.UpdateAgentProgress(u.record));
         CONTEX_TRY(tx.InsertNotifications(rows));
         return OkStatus();
     });

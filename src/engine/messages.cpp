@@ -177,7 +177,7 @@ std::string DataUpdateMessage(const std::string& agent_id, const std::string& pr
 json::object DataUpdateObject(const std::string& agent_id, const std::string& project_id,
                               std::int64_t sequence, const std::string& data_key,
                               const std::string& format, const json::value& data, bool toon,
-                              const json::object& matches, const NodeChanges& changes) {
+                              json::object matches, const NodeChanges& changes) {
     auto strings = [](const std::vector<std::string>& v) {
         json::array a;
         for (const auto& s : v) a.emplace_back(json::string(s));
@@ -196,7 +196,7 @@ json::object DataUpdateObject(const std::string& agent_id, const std::string& pr
         o["matches"] = ToToon(matches);
     } else {
         o["data"] = data;
-        o["matches"] = matches;
+        o["matches"] = std::move(matches);
     }
     json::object nc;
     nc["added"] = strings(changes.added);

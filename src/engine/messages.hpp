@@ -64,7 +64,7 @@ struct NodeChanges {
 json::object DataUpdateObject(const std::string& agent_id, const std::string& project_id,
                               std::int64_t sequence, const std::string& data_key,
                               const std::string& format, const json::value& data, bool toon,
-                              const json::object& matches, const NodeChanges& changes);
+                              json::object matches, const NodeChanges& changes);
 std::string DataUpdateMessage(const std::string& agent_id, const std::string& project_id,
                               std::int64_t sequence, const std::string& data_key,
                               const std::string& format, const json::value& data, bool toon,

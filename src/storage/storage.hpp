@@ -195,8 +195,10 @@ class ProjectTransaction {
     virtual Status DeleteAgent(std::string_view agent_id) = 0;
     // kConflict on a duplicate message_id; kNotFound when a row names an unknown agent.
     virtual Status InsertNotifications(std::span<const NotificationRecord> rows) = 0;
-    // kNotFound for an unknown agent.
-    virtual Status SetAgentLastSequence(std::string_view agent_id, int64_t sequence) = 0;
+    // Writes the agent's progress after a publish — last_sequence, data_keys and
+    // updated_at of `agent` — leaving every other column alone (lighter than UpsertAgent on
+    // the publish path). kNotFound for an unknown agent.
+    virtual Status UpdateAgentProgress(const AgentRecord& agent) = 0;
     // Marks the agent's pending/delivering webhook rows `cancelled`.
     virtual Status CancelPendingDeliveries(std::string_view agent_id) = 0;
     // Import overwrite: deletes the project's events, nodes, data keys and agents (with

@@ -706,7 +706,12 @@ TYPED_TEST(StorageContract, NotificationsListInOrderAndRejectDuplicates) {
                                     CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
                                     std::vector<NotificationRecord> rows{n1, n2, n3};
                                     CONTEX_TRY(t.InsertNotifications(rows));
-                                    return t.SetAgentLastSequence("a1", 2);
+                                    auto progress = this->Agent("a1", "p");
+                                    progress.last_sequence = 2;
+                                    progress.data_keys = {"k1", "k2"};
+                                    progress.updated_at = this->env_.clock.Now() + 7s;
+                                    progress.needs = {"ignored"};
+                                    return t.UpdateAgentProgress(progress);
                                 })
                     .ok());
     auto all = this->S().ListNotifications("a1", 0, 10);
@@ -722,7 +727,11 @@ TYPED_TEST(StorageContract, NotificationsListInOrderAndRejectDuplicates) {
     auto after1 = this->S().ListNotifications("a1", 1, 1);
     ASSERT_EQ(after1->size(), 1u);
     EXPECT_EQ((*after1)[0].message_id, n2.message_id);
-    EXPECT_EQ((*this->S().GetAgent("a1"))->last_sequence, 2);
+    auto progressed = *this->S().GetAgent("a1");
+    EXPECT_EQ(progressed->last_sequence, 2);
+    EXPECT_EQ(progressed->data_keys, (std::vector<std::string>{"k1", "k2"}));
+    EXPECT_EQ(progressed->updated_at, this->env_.clock.Now() + 7s);
+    EXPECT_EQ(progressed->needs, this->Agent("a1", "p").needs);  // other columns untouched
     EXPECT_EQ(this->S().ListNotifications("a1", 0, 0).error().code, ErrorCode::kInvalidArgument);
 
     auto dup = this->InProject("p", [&](ProjectTransaction& t) {
@@ -738,7 +747,7 @@ TYPED_TEST(StorageContract, NotificationsListInOrderAndRejectDuplicates) {
     ASSERT_FALSE(ghost.ok());
     EXPECT_EQ(ghost.error().code, ErrorCode::kNotFound);
     auto seq = this->InProject(
-        "p", [](ProjectTransaction& t) { return t.SetAgentLastSequence("ghost", 1); });
+        "p", [&](ProjectTransaction& t) { return t.UpdateAgentProgress(this->Agent("ghost", "p")); });
     EXPECT_EQ(seq.error().code, ErrorCode::kNotFound);
 }
 

@@ -601,14 +601,18 @@ class PgTransaction final : public ProjectTransaction {
         return OkStatus();
     }
 
-    Status SetAgentLastSequence(std::string_view agent_id, int64_t sequence) override {
+    Status UpdateAgentProgress(const AgentRecord& a) override {
         CONTEX_ASSIGN_OR_RETURN(
             PgResult r,
-            c_.Exec("set_agent_sequence",
-                    "UPDATE agent_registrations SET last_sequence = $2, updated_at = now() WHERE "
-                    "agent_id = $1",
-                    Params().Text(agent_id).Text(std::to_string(sequence))));
-        if (r.affected() == 0) return NotFound("agent '" + std::string(agent_id) + "' not found");
+            c_.Exec("agent_progress",
+                    "UPDATE agent_registrations SET last_sequence = $2, data_keys = " ARRAY_PARAM(
+                        3) ", updated_at = $4 WHERE agent_id = $1",
+                    Params()
+                        .Text(a.agent_id)
+                        .Text(std::to_string(a.last_sequence))
+                        .Text(StringArrayJson(a.data_keys))
+                        .Text(FormatTime(Stamp(a.updated_at)))));
+        if (r.affected() == 0) return NotFound("agent '" + a.agent_id + "' not found");
         return OkStatus();
     }
 

@@ -765,14 +765,17 @@ class SqliteTransaction final : public ProjectTransaction {
         return OkStatus();
     }
 
-    Status SetAgentLastSequence(std::string_view agent_id, int64_t sequence) override {
+    Status UpdateAgentProgress(const AgentRecord& a) override {
         CONTEX_ASSIGN_OR_RETURN(
-            auto s, c_.Prepare("UPDATE agent_registrations SET last_sequence = ?2, updated_at = "
-                               "?3 WHERE agent_id = ?1"));
-        s->Bind(1, agent_id).Bind(2, std::to_string(sequence)).Bind(3, FormatTime(clock_.Now()));
+            auto s, c_.Prepare("UPDATE agent_registrations SET last_sequence = ?2, data_keys = ?3, "
+                               "updated_at = ?4 WHERE agent_id = ?1"));
+        s->Bind(1, a.agent_id)
+            .Bind(2, std::to_string(a.last_sequence))
+            .Bind(3, StringArrayJson(a.data_keys))
+            .Bind(4, FormatTime(Stamp(a.updated_at)));
         CONTEX_TRY(s->Run());
         if (sqlite3_changes(c_.db()) == 0) {
-            return NotFound("agent '" + std::string(agent_id) + "' not found");
+            return NotFound("agent '" + a.agent_id + "' not found");
         }
         return OkStatus();
     }
