@@ -240,6 +240,10 @@ int RunServer(const Config& config) {
     engine::ContextEngine engine(std::move(settings), *store, *embedder, fanout, logger, metrics,
                                  clock);
     webhooks.Start();
+    // engine.md §2.7: vectors of another model are re-embedded in the background, now and
+    // whenever the active model changes (the lexical fallback replaced by the real model).
+    embedder->AddModelChangeListener([&engine](const std::string&) { engine.HandleModelChange(); });
+    engine.StartReembedding();
     // Replica coherence: notices from other replicas mark project runtimes stale.
     store->SetChangeListener(
         [&engine](const storage::ChangeNotice& notice) { engine.HandleChange(notice); });
@@ -283,6 +287,7 @@ int RunServer(const Config& config) {
     // operations.md §11: background work, then Redis, then storage (destructors, in order).
     store->SetChangeListener(nullptr);
     webhooks.Stop();  // in-flight attempts finish (bounded by WEBHOOK_TIMEOUT)
+    engine.StopBackgroundWork();
     embedder->Shutdown();
     if (redis) redis->Shutdown();
     logger.Info("contex", "Contex stopped");

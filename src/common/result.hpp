@@ -62,10 +62,12 @@ public:
 
     T& value() & { Check(true); return std::get<0>(v_); }
     const T& value() const& { Check(true); return std::get<0>(v_); }
-    T&& value() && { Check(true); return std::get<0>(std::move(v_)); }
+    // By value, so `for (auto& x : Fetch().value())` cannot dangle (the temporary Result
+    // would die before the loop body; this bit us twice in tests).
+    T value() && { Check(true); return std::get<0>(std::move(v_)); }
     T& operator*() & { return value(); }
     const T& operator*() const& { return value(); }
-    T&& operator*() && { return std::move(*this).value(); }
+    T operator*() && { return std::move(*this).value(); }
     T* operator->() { return &value(); }
     const T* operator->() const { return &value(); }
 

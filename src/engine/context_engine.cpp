@@ -143,7 +143,7 @@ ContextEngine::ContextEngine(EngineSettings settings, storage::Storage& storage,
       projects_loaded_(
           metrics.AddGauge("contex_index_projects_loaded", "Projects with a loaded index.").Get()) {}
 
-ContextEngine::~ContextEngine() = default;
+ContextEngine::~ContextEngine() { StopBackgroundWork(); }
 
 std::string ContextEngine::ProjectLabel(const std::string& project_id) {
     std::lock_guard lock(labels_mutex_);
@@ -1674,6 +1674,197 @@ Result<ImportOutcome> ContextEngine::Import(const ImportRequest& req) {
     outcome.stats["agents_imported"] = static_cast<std::int64_t>(imported_agents.size());
     outcome.stats["nodes_rebuilt"] = nodes_rebuilt;
     return outcome;
+}
+
+// ---- background re-embedding (engine.md §2.7) -------------------------------------------
+
+void ContextEngine::StartReembedding() {
+    std::lock_guard lock(reembed_mutex_);
+    if (reembed_stopping_) return;
+    if (reembed_running_) {
+        reembed_again_ = true;  // the running pass started on an older model: go round again
+        return;
+    }
+    if (reembed_thread_.joinable()) reembed_thread_.join();
+    reembed_running_ = true;
+    reembed_thread_ = std::thread([this] { ReembedLoop(); });
+}
+
+void ContextEngine::HandleModelChange() {
+    {
+        std::lock_guard lock(projects_mutex_);
+        for (auto& [id, project] : projects_) project->loaded = false;
+    }
+    StartReembedding();
+}
+
+void ContextEngine::StopBackgroundWork() {
+    {
+        std::lock_guard lock(reembed_mutex_);
+        reembed_stopping_ = true;
+    }
+    if (reembed_thread_.joinable()) reembed_thread_.join();
+}
+
+bool ContextEngine::ReembedStopping() {
+    std::lock_guard lock(reembed_mutex_);
+    return reembed_stopping_;
+}
+
+void ContextEngine::ReembedLoop() {
+    for (;;) {
+        auto projects = storage_.ListProjects();
+        if (!projects.ok()) {
+            logger_.Warning(kLog, "Re-embedding could not list projects",
+                            {{"error", projects.error().message}});
+        } else {
+            const std::string model = embedder_.model_id();
+            std::int64_t done = 0, nodes = 0, needs = 0, failed = 0;
+            bool announced = false;
+            for (const auto& project_id : *projects) {
+                if (ReembedStopping()) break;
+                auto counts = ReembedProject(project_id, [&] {
+                    if (announced) return;
+                    announced = true;
+                    embedder_.SetReembedding(true);
+                    logger_.Info(kLog, "Re-embedding started",
+                                 {{"model", model},
+                                  {"projects", static_cast<std::int64_t>(projects->size())}});
+                });
+                ++done;
+                if (!counts.ok()) {
+                    ++failed;
+                    logger_.Warning(kLog, "Re-embedding failed for a project",
+                                    {{"project_id", project_id},
+                                     {"error", counts.error().message}});
+                    continue;
+                }
+                if (counts->first + counts->second == 0) continue;
+                nodes += counts->first;
+                needs += counts->second;
+                logger_.Info(kLog, "Re-embedding progress",
+                             {{"project_id", project_id},
+                              {"nodes", counts->first},
+                              {"needs", counts->second},
+                              {"projects_done", done},
+                              {"projects", static_cast<std::int64_t>(projects->size())}});
+            }
+            if (announced) {
+                embedder_.SetReembedding(false);
+                logger_.Info(kLog, "Re-embedding finished",
+                             {{"model", model}, {"nodes", nodes}, {"needs", needs},
+                              {"failed_projects", failed}});
+            }
+        }
+        std::lock_guard lock(reembed_mutex_);
+        if (!reembed_again_ || reembed_stopping_) {
+            reembed_running_ = false;
+            return;
+        }
+        reembed_again_ = false;
+    }
+}
+
+Result<std::pair<std::int64_t, std::int64_t>> ContextEngine::ReembedProject(
+    const std::string& project_id, const std::function<void()>& on_first_work) {
+    const std::string model = embedder_.model_id();
+    const int dim = embedder_.dim();
+    auto current_need = [&](const storage::AgentNeedRecord& n) {
+        return n.model_id == model && static_cast<int>(n.embedding.size()) == dim;
+    };
+    CONTEX_ASSIGN_OR_RETURN(auto nodes, storage_.ListNodes(project_id, std::nullopt, true));
+    CONTEX_ASSIGN_OR_RETURN(auto needs, storage_.ListNeeds(project_id));
+    std::vector<const storage::NodeRecord*> stale_nodes;
+    for (const auto& n : nodes) {
+        if (!UsableVector(n)) stale_nodes.push_back(&n);
+    }
+    std::vector<const storage::AgentNeedRecord*> stale_needs;
+    for (const auto& n : needs) {
+        if (!current_need(n)) stale_needs.push_back(&n);
+    }
+    if (stale_nodes.empty() && stale_needs.empty()) return std::make_pair(0L, 0L);
+    on_first_work();
+
+    // Embed outside any lock, at bulk priority, in slices the batcher can interleave with
+    // interactive work. Keyed by node key + text hash: a node republished meanwhile with
+    // other text is left to its publish.
+    constexpr std::size_t kSlice = 64;
+    std::map<std::string, std::pair<std::string, std::vector<float>>> node_vectors;
+    for (std::size_t at = 0; at < stale_nodes.size(); at += kSlice) {
+        if (ReembedStopping()) return Cancelled("stopping");
+        std::vector<std::string> texts;
+        const std::size_t end = std::min(stale_nodes.size(), at + kSlice);
+        for (std::size_t i = at; i < end; ++i) texts.push_back(stale_nodes[i]->description);
+        CONTEX_ASSIGN_OR_RETURN(auto vectors, embedder_.Embed(texts, embed::Priority::kBulk,
+                                                              embed::TextKind::kDocument));
+        for (std::size_t i = at; i < end; ++i) {
+            node_vectors[stale_nodes[i]->node_key] = {stale_nodes[i]->text_hash,
+                                                      std::move(vectors[i - at])};
+        }
+    }
+    std::map<std::pair<std::string, int>, std::pair<std::string, std::vector<float>>> need_vectors;
+    for (std::size_t at = 0; at < stale_needs.size(); at += kSlice) {
+        if (ReembedStopping()) return Cancelled("stopping");
+        std::vector<std::string> texts;
+        const std::size_t end = std::min(stale_needs.size(), at + kSlice);
+        for (std::size_t i = at; i < end; ++i) texts.push_back(stale_needs[i]->need);
+        CONTEX_ASSIGN_OR_RETURN(auto vectors, embedder_.Embed(texts, embed::Priority::kBulk,
+                                                              embed::TextKind::kQuery));
+        for (std::size_t i = at; i < end; ++i) {
+            need_vectors[{stale_needs[i]->agent_id, stale_needs[i]->need_index}] = {
+                stale_needs[i]->need, std::move(vectors[i - at])};
+        }
+    }
+
+    // Write back under the project's write lock (publishes and registrations on this
+    // replica wait) and its storage lock (other replicas wait).
+    CONTEX_ASSIGN_OR_RETURN(auto project, GetProject(project_id));
+    std::lock_guard write(project->write_mutex);
+    CONTEX_ASSIGN_OR_RETURN(auto fresh_needs, storage_.ListNeeds(project_id));
+    std::map<std::string, std::vector<storage::AgentNeedRecord>> needs_by_agent;
+    std::int64_t needs_updated = 0;
+    for (auto& n : fresh_needs) {
+        auto it = need_vectors.find({n.agent_id, n.need_index});
+        if (!current_need(n) && it != need_vectors.end() && it->second.first == n.need) {
+            n.embedding = it->second.second;
+            n.model_id = model;
+            ++needs_updated;
+        }
+        needs_by_agent[n.agent_id].push_back(std::move(n));
+    }
+    std::set<std::string> data_keys;
+    for (const auto* n : stale_nodes) data_keys.insert(n->data_key);
+    std::int64_t nodes_updated = 0, sequence = 0;
+    CONTEX_TRY(storage_.WithProjectTransaction(project_id, [&](storage::ProjectTransaction& tx) -> Status {
+        nodes_updated = 0;
+        CONTEX_ASSIGN_OR_RETURN(sequence, tx.LockProject());
+        for (const auto& data_key : data_keys) {
+            CONTEX_ASSIGN_OR_RETURN(auto current, tx.GetNodes(data_key, true));
+            std::vector<storage::NodeRecord> upserts;
+            for (auto& n : current) {
+                auto it = node_vectors.find(n.node_key);
+                if (UsableVector(n) || it == node_vectors.end() || it->second.first != n.text_hash) {
+                    continue;
+                }
+                n.embedding = it->second.second;
+                n.model_id = model;
+                upserts.push_back(std::move(n));
+            }
+            nodes_updated += static_cast<std::int64_t>(upserts.size());
+            if (!upserts.empty()) CONTEX_TRY(tx.ReplaceNodes(data_key, {}, upserts));
+        }
+        for (const auto& [agent_id, rows] : needs_by_agent) {
+            bool touched = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
+                return need_vectors.count({r.agent_id, r.need_index}) && r.model_id == model;
+            });
+            if (touched) CONTEX_TRY(tx.ReplaceAgentNeeds(agent_id, rows));
+        }
+        return OkStatus();
+    }));
+    // The runtime reloads with the new vectors on next use; other replicas too.
+    project->loaded = false;
+    NotifyChange({project_id, sequence, "", "model"});
+    return std::make_pair(nodes_updated, needs_updated);
 }
 
 }  // namespace contex::engine

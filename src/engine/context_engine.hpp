@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <thread>
 #include <set>
 #include <shared_mutex>
 #include <string>
@@ -52,6 +53,18 @@ public:
     Result<std::vector<std::string>> ListDataKeys(const std::string& project_id) override;
     Result<json::object> Export(const ExportRequest& request) override;
     Result<ImportOutcome> Import(const ImportRequest& request) override;
+
+    // Background re-embedding (engine.md §2.7): one thread walks every project and
+    // re-embeds, at bulk priority, stored node and need vectors whose model differs from the
+    // active one, then reloads the project. Health reports embedding_model degraded
+    // ("reindexing") while it works; progress is logged per project. Call at start-up;
+    // calling while a pass runs queues one more pass.
+    void StartReembedding();
+    // The active embedding model changed (the lexical fallback was replaced): every
+    // project reloads and re-embedding starts.
+    void HandleModelChange();
+    // Stops re-embedding between slices and joins its thread. Idempotent.
+    void StopBackgroundWork();
 
     // search_index health component (projects loaded, nodes).
     obs::ComponentHealth CheckIndexHealth();
@@ -105,6 +118,11 @@ private:
     // the webhook dispatcher changed them since the runtime was loaded).
     Result<bool> AgentsChanged(const std::string& project_id, const Project& project);
     index::SearchParams Params(int k, double threshold) const;
+    void ReembedLoop();
+    bool ReembedStopping();
+    // (nodes, needs) re-embedded; on_first_work runs before the first embedding call.
+    Result<std::pair<std::int64_t, std::int64_t>> ReembedProject(
+        const std::string& project_id, const std::function<void()>& on_first_work);
     std::string MatchTypeOf(float similarity, float keyword_score) const;
 
     EngineSettings settings_;
@@ -119,6 +137,12 @@ private:
 
     std::mutex own_notices_mutex_;
     std::multiset<std::string> own_notices_;  // guarded by own_notices_mutex_
+
+    std::mutex reembed_mutex_;
+    bool reembed_running_ = false;   // guarded by reembed_mutex_
+    bool reembed_again_ = false;     // guarded by reembed_mutex_
+    bool reembed_stopping_ = false;  // guarded by reembed_mutex_
+    std::thread reembed_thread_;
 
     std::mutex labels_mutex_;
     std::set<std::string> project_labels_;  // guarded by labels_mutex_

@@ -6,7 +6,9 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <map>
 #include <mutex>
+#include <thread>
 
 namespace contex::engine {
 namespace {
@@ -261,6 +263,81 @@ TEST_F(ContextEngineTest, ExportAndImportRoundTrip) {
     EXPECT_FALSE(invalid->imported);
     EXPECT_EQ(ToJson(invalid->validation.at("errors")),
               R"(["Missing required field: project_id","'data' field must be a dictionary"])");
+}
+
+}  // namespace
+}  // namespace contex::engine
+
+namespace contex::engine {
+namespace {
+
+// Rewrites every stored node and need vector as if another model had produced it.
+void MarkVectorsAsOtherModel(storage::Storage& storage, const std::string& project) {
+    auto needs = storage.ListNeeds(project).value();
+    auto nodes = storage.ListNodes(project, std::nullopt, true).value();
+    ASSERT_TRUE(storage
+                    .WithProjectTransaction(project,
+                                            [&](storage::ProjectTransaction& tx) -> Status {
+                                                for (auto& n : nodes) n.model_id = "old/model";
+                                                std::map<std::string, std::vector<storage::NodeRecord>> by_key;
+                                                for (auto& n : nodes) by_key[n.data_key].push_back(n);
+                                                for (auto& [key, rows] : by_key) {
+                                                    CONTEX_TRY(tx.ReplaceNodes(key, {}, rows));
+                                                }
+                                                std::map<std::string, std::vector<storage::AgentNeedRecord>> by_agent;
+                                                for (auto n : needs) {
+                                                    n.model_id = "old/model";
+                                                    by_agent[n.agent_id].push_back(n);
+                                                }
+                                                for (auto& [agent, rows] : by_agent) {
+                                                    CONTEX_TRY(tx.ReplaceAgentNeeds(agent, rows));
+                                                }
+                                                return OkStatus();
+                                            })
+                    .ok());
+}
+
+TEST_F(ContextEngineTest, ReembedsVectorsOfAnotherModelInTheBackground) {
+    Publish("database", R"({"database":{"engine":"PostgreSQL","port":5432}})");
+    Register("dba", {"database engine configuration"});
+    engine_.reset();
+    MarkVectorsAsOtherModel(*storage_, "proj");
+    auto marked = storage_->ListNodes("proj", std::nullopt, true);
+    for (const auto& n : marked.value()) ASSERT_EQ(n.model_id, "old/model");
+
+    EngineSettings settings;
+    settings.similarity_threshold = 0.2;
+    engine_ = std::make_unique<ContextEngine>(settings, *storage_, *embedder_, fanout_, *logger_,
+                                              metrics_, clock_);
+    engine_->StartReembedding();
+    const std::string model = embedder_->model_id();
+    auto all_current = [&] {
+        auto nodes = storage_->ListNodes("proj", std::nullopt, true);
+        auto needs = storage_->ListNeeds("proj");
+        for (const auto& n : nodes.value()) {
+            if (n.model_id != model || n.embedding.empty()) return false;
+        }
+        for (const auto& n : needs.value()) {
+            if (n.model_id != model || n.embedding.empty()) return false;
+        }
+        return true;
+    };
+    // Bounded wait for the background thread (real time; the work is a few embeddings).
+    for (int i = 0; i < 500 && !all_current(); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    ASSERT_TRUE(all_current());
+    engine_->StopBackgroundWork();
+
+    // The reloaded project searches with vectors again.
+    QueryRequest q;
+    q.project_id = "proj";
+    q.query = "database engine";
+    auto r = engine_->Query(q);
+    ASSERT_TRUE(r.ok()) << r.error().message;
+    ASSERT_FALSE(r->matches.empty());
+    EXPECT_GT(r->matches[0].as_object().at("similarity").to_number<double>(), 0.0);
+    EXPECT_EQ(embedder_->CheckHealth().status, obs::HealthStatus::kHealthy);
 }
 
 }  // namespace

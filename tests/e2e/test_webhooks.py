@@ -128,9 +128,13 @@ def test_retries_keep_the_webhook_id_and_honour_retry_after(kind):
         assert got[2].at - got[1].at >= 0.95  # Retry-After: 1 is a minimum
         for r in got:
             verify_signatures(r, "s3cret")
-        status = server.get(f"/api/v1/agents/{agent}/status").json()
+        # The row is marked after the receiver answered: wait for it.
+        deadline = time.time() + 10
+        while (status := server.get(f"/api/v1/agents/{agent}/status").json())[
+                "recent_deliveries"][0]["status"] != "delivered":
+            assert time.time() < deadline, status
+            time.sleep(0.05)
         assert status["recent_deliveries"][0]["attempts"] == 3
-        assert status["recent_deliveries"][0]["status"] == "delivered"
         assert metric(server, "contex_webhook_retries_total") >= 2
     finally:
         server.close()
