@@ -24,6 +24,12 @@ void EngineFanout::Deliver(const engine::Recipient& recipient,
     if (wake_webhooks_ && recipient.notification_method == "webhook") wake_webhooks_();
 }
 
+void EngineFanout::DeliverLocal(const engine::Recipient& recipient,
+                                const engine::AgentMessage& message) {
+    bus_.Deliver({recipient.agent_id, recipient.channel, message.sequence, message.type,
+                  message.json});
+}
+
 std::unique_ptr<engine::StreamSubscription> EngineFanout::Subscribe(
     const std::string& agent_id, std::function<void(const engine::AgentMessage&)> callback) {
     auto s = bus_.Subscribe(agent_id, [callback = std::move(callback)](const notify::Notification& n) {

@@ -21,6 +21,8 @@ public:
         : bus_(bus), redis_(redis), wake_webhooks_(std::move(wake_webhooks)) {}
 
     void Deliver(const engine::Recipient& recipient, const engine::AgentMessage& message) override;
+    void DeliverLocal(const engine::Recipient& recipient,
+                      const engine::AgentMessage& message) override;
     std::unique_ptr<engine::StreamSubscription> Subscribe(
         const std::string& agent_id,
         std::function<void(const engine::AgentMessage&)> callback) override;

@@ -187,9 +187,45 @@ void ContextEngine::HandleChange(const storage::ChangeNotice& notice) {
             return;
         }
     }
-    std::lock_guard lock(projects_mutex_);
-    auto it = projects_.find(notice.project_id);
-    if (it != projects_.end()) it->second->loaded = false;
+    {
+        std::lock_guard lock(projects_mutex_);
+        auto it = projects_.find(notice.project_id);
+        if (it != projects_.end()) it->second->loaded = false;
+    }
+    PushToLocalStreams(notice);
+}
+
+void ContextEngine::PushToLocalStreams(const storage::ChangeNotice& notice) {
+    // engine.md §6.4: streams on this replica get what another replica committed. The rows
+    // of a publish (and a registration's initial context) carry the notice's sequence;
+    // catch-up events of a re-registration elsewhere are left to Last-Event-ID resume.
+    if (fanout_.open_streams() == 0) return;
+    if (notice.kind == "unregister") {
+        const std::string& agent_id = notice.data_key;
+        if (fanout_.streams_for(agent_id) > 0) {
+            fanout_.DeliverLocal({agent_id, "stream-only", ""},
+                                 {0, "unregistered", UnregisteredMessage(agent_id)});
+        }
+        return;
+    }
+    if (notice.kind != "publish" && notice.kind != "register" && notice.kind != "import") return;
+    auto agents = storage_.ListAgents(notice.project_id);
+    if (!agents.ok()) {
+        logger_.Warning(kLog, "Cannot push another replica's messages to local streams",
+                        {{"project_id", notice.project_id}, {"error", agents.error().message}});
+        return;
+    }
+    for (const auto& a : *agents) {
+        if (fanout_.streams_for(a.agent_id) == 0) continue;
+        auto rows = storage_.ListNotifications(a.agent_id, notice.sequence - 1, 1000);
+        if (!rows.ok()) continue;
+        for (const auto& r : *rows) {
+            if (r.sequence != notice.sequence) continue;
+            if (notice.kind == "register" && r.type != "initial_context") continue;
+            fanout_.DeliverLocal({a.agent_id, a.notification_method, a.notification_channel},
+                                 {r.sequence, r.type, ToJson(r.payload)});
+        }
+    }
 }
 
 Result<bool> ContextEngine::AgentsChanged(const std::string& project_id, const Project& project) {
@@ -1165,8 +1201,19 @@ public:
 
 private:
     void SendLocked(const AgentMessage& m, bool force = false) {
-        if (!force && m.type != "unregistered" && m.sequence < last_sequence_) return;
-        if (m.type != "unregistered") last_sequence_ = std::max(last_sequence_, m.sequence);
+        if (m.type != "unregistered") {
+            // Drop what is older than the stream's position, and exact repeats at it (a
+            // message may reach a stream both from storage and live).
+            if (!force && (m.sequence < last_sequence_ ||
+                           (m.sequence == last_sequence_ && sent_at_last_.count(m.json)))) {
+                return;
+            }
+            if (m.sequence > last_sequence_) {
+                last_sequence_ = m.sequence;
+                sent_at_last_.clear();
+            }
+            sent_at_last_.insert(m.json);
+        }
         deliver_(m);
     }
 
@@ -1176,6 +1223,7 @@ private:
     std::vector<AgentMessage> pending_;
     std::set<std::string> sent_at_boundary_;
     std::int64_t last_sequence_ = 0;
+    std::set<std::string> sent_at_last_;  // messages sent at last_sequence_
     std::unique_ptr<StreamSubscription> subscription_;  // destroyed last: unsubscribes
 };
 

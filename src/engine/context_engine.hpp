@@ -114,6 +114,7 @@ private:
                 const std::string& message_json);
     std::string ProjectLabel(const std::string& project_id);
     void NotifyChange(storage::ChangeNotice notice);
+    void PushToLocalStreams(const storage::ChangeNotice& notice);
     // True when the stored registrations may differ from the runtime's (another replica or
     // the webhook dispatcher changed them since the runtime was loaded).
     Result<bool> AgentsChanged(const std::string& project_id, const Project& project);

@@ -30,6 +30,7 @@ public:
         }
         for (auto& cb : callbacks) cb(m);
     }
+    void DeliverLocal(const Recipient& r, const AgentMessage& m) override { Deliver(r, m); }
     std::unique_ptr<StreamSubscription> Subscribe(
         const std::string& agent_id, std::function<void(const AgentMessage&)> cb) override {
         std::lock_guard lock(mutex_);

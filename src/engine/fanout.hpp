@@ -22,6 +22,9 @@ public:
     // Delivers one committed message to the agent's live transports (local streams, and
     // Redis for redis agents). Best effort, never blocks long, never fails the caller.
     virtual void Deliver(const Recipient& recipient, const AgentMessage& message) = 0;
+    // Delivers a message committed by another replica to this replica's streams only (that
+    // replica already published it to Redis).
+    virtual void DeliverLocal(const Recipient& recipient, const AgentMessage& message) = 0;
     // Subscribes to an agent's messages on this replica (SSE). Destroying the handle
     // unsubscribes.
     virtual std::unique_ptr<StreamSubscription> Subscribe(

@@ -724,3 +724,24 @@ def test_two_replicas_send_exactly_one_update(make_server):
     got = redis_messages(pubsub, 3)
     assert [(m["type"], m["data_key"]) for m in got] == [("data_update", "db")], got
     pubsub.close()
+
+
+def test_sse_stream_on_another_replica_gets_the_update_once(make_server):
+    """engine.md §6.4: a stream open on replica B receives what replica A committed (via
+    LISTEN/NOTIFY), exactly once, and the unregistered frame when A unregisters it."""
+    env = {"EMBEDDING_PROVIDER": "lexical", **backend_env("postgres")}
+    a, b = make_server(env), make_server(env)
+    project, agent = uid("replicas-sse"), uid("agent")
+    register(a, agent, project, ["database configuration"])
+    stream = SseClient(b, f"/api/v1/agents/{agent}/stream")
+    assert stream.next_frame()["event"] == "initial_context"
+    published = publish(a, project, "db", {"database configuration": "PostgreSQL primary"})
+    frame = stream.next_frame()
+    assert frame["event"] == "data_update" and frame["data"]["data_key"] == "db"
+    assert frame["id"] == published["sequence"]
+    publish(a, project, "db2", {"database configuration": "PostgreSQL replica"})
+    second = stream.next_frame()
+    assert second["event"] == "data_update" and second["data"]["data_key"] == "db2"  # no repeat
+    assert a.delete(f"/api/v1/agents/{agent}").status == 200
+    assert stream.next_frame()["event"] == "unregistered"
+    stream.close()
