@@ -59,6 +59,34 @@ void AppendPretty(std::string& out, const json::value& v, int indent, int level)
 
 }  // namespace
 
+namespace {
+
+// engine.md §1.2: integers within int64 stay integers, other numbers are doubles. Boost.JSON
+// keeps (2^63, 2^64) as uint64; such a number has at least 19 digits in a row.
+bool MayHoldUint64(std::string_view text) {
+    int run = 0;
+    for (char c : text) {
+        if (c >= '0' && c <= '9') {
+            if (++run >= 19) return true;
+        } else {
+            run = 0;
+        }
+    }
+    return false;
+}
+
+void Uint64ToDouble(json::value& v) {
+    if (v.is_uint64()) {
+        v = static_cast<double>(v.get_uint64());
+    } else if (v.is_array()) {
+        for (auto& item : v.get_array()) Uint64ToDouble(item);
+    } else if (v.is_object()) {
+        for (auto& entry : v.get_object()) Uint64ToDouble(entry.value());
+    }
+}
+
+}  // namespace
+
 Result<json::value> ParseJson(std::string_view text, JsonParseFailure* failure,
                               std::size_t max_depth) {
     json::parse_options opts;
@@ -79,7 +107,9 @@ Result<json::value> ParseJson(std::string_view text, JsonParseFailure* failure,
         return InvalidArgument("invalid JSON at byte " + std::to_string(consumed) + ": " + reason);
     }
     // Boost.JSON already resolves duplicate keys as "last wins" (checked in json_test).
-    return parser.release();
+    json::value out = parser.release();
+    if (MayHoldUint64(text)) Uint64ToDouble(out);  // depth bounded by max_depth
+    return out;
 }
 
 void AppendDouble(std::string& out, double d) {

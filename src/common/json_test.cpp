@@ -29,6 +29,20 @@ TEST(Json, DoublesUseShortestRoundTripForm) {
     EXPECT_EQ(out, "0.1 1.0 0.6134 1e+300 null");
 }
 
+TEST(Json, IntegersBeyondInt64BecomeDoubles) {
+    auto v = ParseJson(R"({"max":9223372036854775807,"big":[18446744073709551615],)"
+                       R"("over":9223372036854775808,"min":-9223372036854775808,"id":"12345678901234567890"})")
+                 .value();
+    const auto& o = v.as_object();
+    EXPECT_TRUE(o.at("max").is_int64());
+    EXPECT_TRUE(o.at("min").is_int64());
+    EXPECT_TRUE(o.at("over").is_double());
+    EXPECT_DOUBLE_EQ(o.at("over").as_double(), 9223372036854775808.0);
+    EXPECT_TRUE(o.at("big").as_array()[0].is_double());
+    EXPECT_TRUE(o.at("id").is_string());
+    EXPECT_EQ(ParseJson(ToJson(o.at("over"))).value().as_double(), 9223372036854775808.0);
+}
+
 TEST(Json, DuplicateKeysLastWins) {
     auto v = ParseJson(R"({"a":1,"b":2,"a":3})");
     ASSERT_TRUE(v.ok());
