@@ -1836,32 +1836,37 @@ Result<std::pair<std::int64_t, std::int64_t>> ContextEngine::ReembedProject(
     // Embed outside any lock, at bulk priority, in slices the batcher can interleave with
     // interactive work. Keyed by node key + text hash: a node republished meanwhile with
     // other text is left to its publish.
-    constexpr std::size_t kSlice = 64;
-    std::map<std::string, std::pair<std::string, std::vector<float>>> node_vectors;
-    for (std::size_t at = 0; at < stale_nodes.size(); at += kSlice) {
-        if (ReembedStopping()) return Cancelled("stopping");
-        std::vector<std::string> texts;
-        const std::size_t end = std::min(stale_nodes.size(), at + kSlice);
-        for (std::size_t i = at; i < end; ++i) texts.push_back(stale_nodes[i]->description);
-        CONTEX_ASSIGN_OR_RETURN(auto vectors, embedder_.Embed(texts, embed::Priority::kBulk,
-                                                              embed::TextKind::kDocument));
-        for (std::size_t i = at; i < end; ++i) {
-            node_vectors[stale_nodes[i]->node_key] = {stale_nodes[i]->text_hash,
-                                                      std::move(vectors[i - at])};
+    auto embed_in_slices = [&](std::vector<std::string> texts, embed::TextKind kind)
+        -> Result<std::vector<std::vector<float>>> {
+        constexpr std::size_t kSlice = 64;
+        std::vector<std::vector<float>> out;
+        for (std::size_t at = 0; at < texts.size(); at += kSlice) {
+            if (ReembedStopping()) return Cancelled("stopping");
+            std::vector<std::string> slice(
+                texts.begin() + static_cast<std::ptrdiff_t>(at),
+                texts.begin() + static_cast<std::ptrdiff_t>(std::min(texts.size(), at + kSlice)));
+            CONTEX_ASSIGN_OR_RETURN(auto vectors,
+                                    embedder_.Embed(slice, embed::Priority::kBulk, kind));
+            for (auto& v : vectors) out.push_back(std::move(v));
         }
+        return out;
+    };
+    std::vector<std::string> node_texts, need_texts;
+    for (const auto* n : stale_nodes) node_texts.push_back(n->description);
+    for (const auto* n : stale_needs) need_texts.push_back(n->need);
+    CONTEX_ASSIGN_OR_RETURN(auto node_embeddings,
+                            embed_in_slices(std::move(node_texts), embed::TextKind::kDocument));
+    CONTEX_ASSIGN_OR_RETURN(auto need_embeddings,
+                            embed_in_slices(std::move(need_texts), embed::TextKind::kQuery));
+    std::map<std::string, std::pair<std::string, std::vector<float>>> node_vectors;
+    for (std::size_t i = 0; i < stale_nodes.size(); ++i) {
+        node_vectors[stale_nodes[i]->node_key] = {stale_nodes[i]->text_hash,
+                                                  std::move(node_embeddings[i])};
     }
     std::map<std::pair<std::string, int>, std::pair<std::string, std::vector<float>>> need_vectors;
-    for (std::size_t at = 0; at < stale_needs.size(); at += kSlice) {
-        if (ReembedStopping()) return Cancelled("stopping");
-        std::vector<std::string> texts;
-        const std::size_t end = std::min(stale_needs.size(), at + kSlice);
-        for (std::size_t i = at; i < end; ++i) texts.push_back(stale_needs[i]->need);
-        CONTEX_ASSIGN_OR_RETURN(auto vectors, embedder_.Embed(texts, embed::Priority::kBulk,
-                                                              embed::TextKind::kQuery));
-        for (std::size_t i = at; i < end; ++i) {
-            need_vectors[{stale_needs[i]->agent_id, stale_needs[i]->need_index}] = {
-                stale_needs[i]->need, std::move(vectors[i - at])};
-        }
+    for (std::size_t i = 0; i < stale_needs.size(); ++i) {
+        need_vectors[{stale_needs[i]->agent_id, stale_needs[i]->need_index}] = {
+            stale_needs[i]->need, std::move(need_embeddings[i])};
     }
 
     // Write back under the project's write lock (publishes and registrations on this
