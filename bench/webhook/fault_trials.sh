@@ -5,11 +5,12 @@
 #   bench/webhook/fault_trials.sh [trials=50]
 # Starts throwaway PostgreSQL + Redis (scripts/services) for the postgres half.
 set -euo pipefail
-cd "$(dirname "$0")/../.."
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$ROOT"
 TRIALS=${1:-50}
 export CONTEX_BINARY=${CONTEX_BINARY:-$PWD/build/release/src/cli/contex}
 eval "$(scripts/services start)"
-trap 'scripts/services stop "$CONTEX_SERVICES_DIR"' EXIT
+trap '"$ROOT/scripts/services" stop "$CONTEX_SERVICES_DIR"' EXIT
 cd tests/e2e
 /usr/bin/python3 - "$TRIALS" <<'PY'
 import sys, tempfile, time
