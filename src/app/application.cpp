@@ -7,6 +7,7 @@
 
 #include "api/routes.hpp"
 #include "app/engine_fanout.hpp"
+#include "app/maintenance.hpp"
 #include "embed/embedding_service.hpp"
 #include "engine/context_engine.hpp"
 #include "notify/in_process_bus.hpp"
@@ -244,6 +245,11 @@ int RunServer(const Config& config) {
     // whenever the active model changes (the lexical fallback replaced by the real model).
     embedder->AddModelChangeListener([&engine](const std::string&) { engine.HandleModelChange(); });
     engine.StartReembedding();
+    Maintenance maintenance({std::chrono::seconds(config.ops.maintenance_interval_seconds),
+                             config.delivery.notification_retention_days,
+                             config.delivery.notification_max_per_agent},
+                            *store, clock, logger, metrics);
+    maintenance.Start();
     // Replica coherence: notices from other replicas mark project runtimes stale.
     store->SetChangeListener(
         [&engine](const storage::ChangeNotice& notice) { engine.HandleChange(notice); });
@@ -286,6 +292,7 @@ int RunServer(const Config& config) {
     });
     // operations.md §11: background work, then Redis, then storage (destructors, in order).
     store->SetChangeListener(nullptr);
+    maintenance.Stop();
     webhooks.Stop();  // in-flight attempts finish (bounded by WEBHOOK_TIMEOUT)
     engine.StopBackgroundWork();
     embedder->Shutdown();
