@@ -147,3 +147,91 @@ TEST(Bm25Index, TopKEqualsExhaustiveScoring) {
 
 }  // namespace
 }  // namespace contex::index
+
+namespace contex::index {
+namespace {
+
+// Block-max pruning (blocks of Segment::kBlockSize postings, bounds from length classes,
+// a primed threshold) must return exactly the exhaustive top-k, ties (identical texts)
+// broken by node key, on a large segment without tombstones (priming on) and after
+// publishes add small segments and tombstones (priming off for those).
+TEST(Bm25Index, BlockMaxTopKEqualsExhaustiveScoringWithTies) {
+    std::mt19937 rng(11);
+    const std::vector<std::string> vocab = {"common", "often", "usual", "sometimes", "rare",
+                                            "odd", "unique", "alpha", "beta", "gamma",
+                                            "delta", "omega", "sigma", "tau", "phi"};
+    auto word = [&] {
+        return vocab[std::min<std::size_t>(vocab.size() - 1, std::geometric_distribution<>(0.3)(rng))];
+    };
+    auto text = [&] {
+        std::string t;
+        const int words = 1 + static_cast<int>(rng() % 40);
+        for (int i = 0; i < words; ++i) t += word() + " ";
+        return t;
+    };
+    // Keys whose order differs from insertion order, so ties test the key order.
+    auto key = [&](int i) { return "n" + std::to_string((i * 7919) % 100003); };
+    std::map<std::string, std::string> live;
+    std::vector<IndexEntry> all;
+    std::vector<std::string> pool;  // repeated texts give exactly equal scores
+    for (int i = 0; i < 20; ++i) pool.push_back(text());
+    for (int i = 0; i < 3000; ++i) {
+        std::string t = (rng() % 3 == 0) ? pool[rng() % pool.size()] : text();
+        all.push_back(Entry(key(i), "k" + std::to_string(i / 5), t));
+        live[all.back().node_key] = t;
+    }
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(all, 1).ok());
+
+    auto check = [&](const char* stage) {
+        auto snap = index.snapshot();
+        ASSERT_EQ(snap->size(), live.size());
+        for (const char* query : {"common", "rare", "common often", "usual rare odd",
+                                  "sometimes unique", "common often usual sometimes",
+                                  "beta gamma delta", "omega", "phi common", "tau sigma alpha"}) {
+            auto terms = snap->analyzer().QueryTerms(query);
+            std::vector<std::pair<double, std::string>> oracle;
+            for (const auto& [k, t] : live) {
+                double s = snap->Bm25(terms, snap->analyzer().Count(t));
+                if (s > 0) oracle.emplace_back(s, k);
+            }
+            std::sort(oracle.begin(), oracle.end(), [](const auto& a, const auto& b) {
+                return a.first != b.first ? a.first > b.first : a.second < b.second;
+            });
+            for (int k : {1, 3, 10, 40}) {
+                SearchParams p = testing::Wide(0.5f, 0.0f, k);
+                p.min_candidates = k;
+                auto hits = snap->Search({}, query, p);
+                ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << stage << query;
+                for (std::size_t i = 0; i < hits.size(); ++i) {
+                    EXPECT_EQ(hits[i].node_key, oracle[i].second)
+                        << stage << " " << query << " k=" << k << " i=" << i;
+                    EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first));
+                }
+            }
+        }
+    };
+    check("rebuilt");
+    int64_t seq = 1;
+    for (int batch = 0; batch < 6; ++batch) {
+        std::vector<std::string> removed;
+        for (int r = 0; r < 40; ++r) {
+            auto it = std::next(live.begin(), static_cast<std::ptrdiff_t>(rng() % live.size()));
+            removed.push_back(it->first);
+            live.erase(it);
+        }
+        std::vector<IndexEntry> entries;
+        for (int i = 0; i < 50; ++i) {
+            std::string t = (rng() % 3 == 0) ? pool[rng() % pool.size()] : text();
+            entries.push_back(Entry("b" + std::to_string(batch) + "_" + std::to_string(i), "kb", t));
+            live[entries.back().node_key] = t;
+        }
+        ASSERT_TRUE(index.Apply(entries, removed, ++seq).ok());
+    }
+    EXPECT_GT(index.snapshot()->segments().size(), 1u);
+    EXPECT_GT(index.snapshot()->stats().tombstones, 0u);
+    check("after publishes");
+}
+
+}  // namespace
+}  // namespace contex::index

@@ -1,7 +1,9 @@
 #include "index/project_index.hpp"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
+#include <functional>
 #include <limits>
 #include <thread>
 
@@ -90,6 +92,7 @@ Snapshot::Snapshot(std::shared_ptr<const Analyzer> analyzer, double k1, double b
       avgdl_(live_docs > 0 && live_length > 0
                  ? static_cast<double>(live_length) / static_cast<double>(live_docs)
                  : 1.0),
+      length_scale_(b / avgdl_),
       dim_(dim),
       sequence_(sequence) {}
 
@@ -114,9 +117,7 @@ double Snapshot::Idf(std::string_view term) const {
 }
 
 double Snapshot::Bm25Term(double idf, uint32_t tf, uint32_t doc_length) const {
-    const double f = static_cast<double>(tf);
-    return idf * (f * (k1_ + 1.0)) /
-           (f + k1_ * (1.0 - b_ + b_ * static_cast<double>(doc_length) / avgdl_));
+    return Bm25TermScore(idf, k1_ + 1.0, tf, LengthNorm(doc_length));
 }
 
 double Snapshot::Bm25(std::span<const std::string> query_terms, const TermCounts& document) const {
@@ -234,18 +235,38 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
 
     auto key_of = [this](const Candidate& c) -> const std::string& { return NodeKey(c); };
     TopN<Candidate, decltype(key_of)> top(count, key_of);
+    const double k1_plus_1 = k1_ + 1.0;
+    // Bounds are inflated and thresholds deflated by this much: it covers rounding (the
+    // floating-point formula is not provably monotone in tf) and summation order.
+    constexpr double kSlack = 1e-9;
+    constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
+    constexpr uint32_t kBlock = Segment::kBlockSize;
+    // A proven lower bound on the count-th best score overall (see the priming below).
+    double floor = -std::numeric_limits<double>::infinity();
+    auto theta = [&] { return std::max(top.threshold(), floor) * (1.0 - kSlack); };
 
     struct List {
-        std::span<const uint32_t> docs;
-        std::span<const uint32_t> tfs;
-        std::size_t cur = 0;
+        const Segment::Postings* postings = nullptr;
+        const uint32_t* docs = nullptr;
+        const uint32_t* tfs = nullptr;
+        const uint32_t* block_last = nullptr;
+        uint32_t size = 0;
+        uint32_t blocks = 0;
+        uint32_t cur = 0;      // next posting
+        uint32_t shallow = 0;  // block of the last seek (non-essential lists)
+        uint32_t cached_block = kEnd;
+        double cached_bound = 0;
+        std::size_t term = 0;  // index into `terms`
         double idf = 0;
-        double upper_bound = 0;
-        uint32_t doc() const {
-            return cur < docs.size() ? docs[cur] : std::numeric_limits<uint32_t>::max();
-        }
+        double upper_bound = 0;  // over the whole list
+        const uint16_t* impacts = nullptr;
+        // Bounds per impact value, computed on first use: small direct-mapped caches.
+        std::array<uint16_t, 64> impact_tag{};
+        std::array<double, 64> impact_bound{};
+        std::array<uint16_t, 64> floor_tag{};
+        std::array<double, 64> floor_value{};
+        uint32_t doc() const { return cur < size ? docs[cur] : kEnd; }
     };
-    constexpr uint32_t kEnd = std::numeric_limits<uint32_t>::max();
 
     for (uint32_t si = 0; si < segments_.size(); ++si) {
         const SegmentView& view = segments_[si];
@@ -256,85 +277,247 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             const Segment::Postings* p = seg.Find(terms[t]);
             if (p == nullptr || p->end == p->begin) continue;
             List list;
-            list.docs = seg.docs(*p);
-            list.tfs = seg.tfs(*p);
+            list.postings = p;
+            list.docs = seg.docs(*p).data();
+            list.tfs = seg.tfs(*p).data();
+            list.block_last = seg.block_last(*p);
+            list.size = p->end - p->begin;
+            list.blocks = (list.size + kBlock - 1) / kBlock;
+            list.term = t;
             list.idf = idf[t];
             // Exact maximum over the list: the contribution grows with tf and shrinks
-            // with length, so it peaks on the (tf, length) skyline. Slack covers rounding.
+            // with length, so it peaks on the (tf, length) skyline.
             double bound = 0;
-            for (const auto& [tf, len] : seg.skyline(*p)) bound = std::max(bound, Bm25Term(idf[t], tf, len));
-            list.upper_bound = bound * (1.0 + 1e-9);
+            for (const auto& [tf, len] : seg.skyline(*p)) {
+                bound = std::max(bound, Bm25TermScore(idf[t], k1_plus_1, tf, LengthNorm(len)));
+            }
+            list.upper_bound = bound * (1.0 + kSlack);
+            list.impacts = seg.impacts(*p);
+            // 0 is no impact value (tf >= 1), so it marks an empty cache slot.
+            list.impact_tag.fill(0);
+            list.floor_tag.fill(0);
             lists.push_back(list);
         }
         if (lists.empty()) continue;
         std::sort(lists.begin(), lists.end(),
                   [](const List& a, const List& b) { return a.upper_bound < b.upper_bound; });
-        std::vector<double> prefix(lists.size());
+        const std::size_t n_lists = lists.size();
+        std::vector<double> prefix(n_lists);
         double acc = 0;
-        for (std::size_t i = 0; i < lists.size(); ++i) prefix[i] = acc += lists[i].upper_bound;
+        for (std::size_t i = 0; i < n_lists; ++i) prefix[i] = acc += lists[i].upper_bound;
+        // List positions in query-term order, for the canonical summation.
+        std::vector<std::size_t> by_term(n_lists);
+        for (std::size_t i = 0; i < n_lists; ++i) by_term[i] = i;
+        std::sort(by_term.begin(), by_term.end(),
+                  [&](std::size_t a, std::size_t b) { return lists[a].term < lists[b].term; });
+
+        // Largest contribution of list `l` in its block `b` (exact maximum over the
+        // block's (tf, length) front, inflated by the slack).
+        auto block_bound = [&](List& l, uint32_t b) {
+            if (b != l.cached_block) {
+                double m = 0;
+                for (const auto& [tf, len] : seg.block_skyline(*l.postings, b)) {
+                    m = std::max(m, Bm25TermScore(l.idf, k1_plus_1, tf, LengthNorm(len)));
+                }
+                l.cached_block = b;
+                l.cached_bound = m * (1.0 + kSlack);
+            }
+            return l.cached_bound;
+        };
+
+        // Bound on the contribution of posting `j` of `l` from its impact (tf and the
+        // length class of its document, whose floor is a length no larger than the
+        // document's); cached per impact value.
+        auto impact_bound = [&](List& l, uint32_t j) {
+            const uint16_t impact = l.impacts[j];
+            const std::size_t slot = ((impact & 0xffu) + (impact >> 8) * 23u) & 63u;
+            if (l.impact_tag[slot] != impact) {
+                const uint32_t tf = impact >> 8;
+                const uint8_t length_class = impact & 0xff;
+                l.impact_tag[slot] = impact;
+                l.impact_bound[slot] =
+                    tf == Segment::kImpactTfCap
+                        ? l.upper_bound
+                        : std::min(l.upper_bound,
+                                   Bm25TermScore(l.idf, k1_plus_1, tf,
+                                                 LengthNorm(Segment::LengthClassFloor(length_class))) *
+                                       (1.0 + kSlack));
+            }
+            return l.impact_bound[slot];
+        };
+        // Lower bound on the same contribution: at the largest length of the class.
+        auto impact_floor = [&](List& l, uint32_t j) {
+            const uint16_t impact = l.impacts[j];
+            const std::size_t slot = ((impact & 0xffu) + (impact >> 8) * 23u) & 63u;
+            if (l.floor_tag[slot] != impact) {
+                const uint32_t tf = impact >> 8;  // the real tf is at least this
+                const uint8_t length_class = impact & 0xff;
+                const uint32_t longest = length_class == 255
+                                             ? std::numeric_limits<uint32_t>::max()
+                                             : Segment::LengthClassFloor(static_cast<uint8_t>(length_class + 1)) - 1;
+                l.floor_tag[slot] = impact;
+                l.floor_value[slot] = Bm25TermScore(l.idf, k1_plus_1, tf, LengthNorm(longest));
+            }
+            return l.floor_value[slot];
+        };
+
+        // Priming: a proven floor for the count-th best score, so that the max-score
+        // partition starts close to where a scan would end up. A document's score is at
+        // least any one of its terms' contributions, and without tombstones every
+        // document is live, so the count-th largest of one list's contributions, or of
+        // lower bounds on them, over distinct documents is such a floor. Two cheap
+        // sources: a block's largest contribution (attained by a real document of that
+        // block) over `count` or more blocks, and, for short lists, each posting's
+        // contribution at the list's longest length (tf only: no length lookups).
+        if (view.dead_count == 0) {
+            std::vector<double> values;
+            for (std::size_t i = 0; i < n_lists; ++i) {
+                const List& l = lists[i];
+                if (l.blocks >= count) {
+                    values.clear();
+                    const uint32_t blocks = std::min<uint32_t>(l.blocks, static_cast<uint32_t>(4 * count));
+                    for (uint32_t b = 0; b < blocks; ++b) {
+                        double m = 0;
+                        for (const auto& [tf, len] : seg.block_skyline(*l.postings, b)) {
+                            m = std::max(m, Bm25TermScore(l.idf, k1_plus_1, tf, LengthNorm(len)));
+                        }
+                        values.push_back(m);
+                    }
+                    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(count - 1),
+                                     values.end(), std::greater<>());
+                    floor = std::max(floor, values[count - 1]);
+                } else if (i + 1 == n_lists && l.size >= count) {
+                    // Lower bounds from tf and the length class's upper end (a length at
+                    // least the document's): sequential reads only.
+                    values.clear();
+                    const uint32_t postings = std::min<uint32_t>(l.size, 2048);
+                    for (uint32_t j = 0; j < postings; ++j) values.push_back(impact_floor(lists[i], j));
+                    std::nth_element(values.begin(), values.begin() + static_cast<std::ptrdiff_t>(count - 1),
+                                     values.end(), std::greater<>());
+                    floor = std::max(floor, values[count - 1]);
+                }
+            }
+        }
 
         // Lists [0, first_essential) are non-essential: a document found only in them
-        // cannot beat the current threshold (max-score, Turtle & Flood).
+        // cannot beat the threshold (max-score, Turtle & Flood).
         std::size_t first_essential = 0;
         auto update_partition = [&] {
-            const double theta = top.threshold();
-            while (first_essential < lists.size() && prefix[first_essential] < theta) {
+            const double th = theta();
+            while (first_essential < n_lists && prefix[first_essential] < th) {
+                List& l = lists[first_essential];
+                l.shallow = std::max(l.shallow, l.cur / kBlock);
                 ++first_essential;
             }
         };
+        // Moves a non-essential list's cursor to its first document >= `doc`: to the
+        // block holding it by the blocks' last documents, then a short linear search
+        // (consecutive lookups are usually close), then binary search in the block.
+        auto seek = [&](List& l, uint32_t doc) {
+            while (l.shallow < l.blocks && l.block_last[l.shallow] < doc) ++l.shallow;
+            if (l.shallow >= l.blocks) {
+                l.cur = l.size;
+                return;
+            }
+            uint32_t lo = std::max(l.cur, l.shallow * kBlock);
+            const uint32_t hi = std::min(l.size, (l.shallow + 1) * kBlock);
+            for (int step = 0; step < 16 && lo < hi && l.docs[lo] < doc; ++step) ++lo;
+            if (lo < hi && l.docs[lo] < doc) {
+                lo = static_cast<uint32_t>(std::lower_bound(l.docs + lo, l.docs + hi, doc) - l.docs);
+            }
+            l.cur = lo;
+        };
+        // Moves an essential list's cursor past `doc` (which is in its current block).
+        auto skip_past = [&](List& l, uint32_t doc) {
+            const uint32_t hi = std::min(l.size, (l.cur / kBlock + 1) * kBlock);
+            l.cur = static_cast<uint32_t>(std::upper_bound(l.docs + l.cur, l.docs + hi, doc) - l.docs);
+        };
+        const uint32_t* lengths = seg.lengths();
+        constexpr uint32_t kPrefetch = 16;
         update_partition();
-        while (first_essential < lists.size()) {
+        // Block-max window: every document up to window_end scores at most window_bound
+        // (the essential lists' bounds over their current blocks plus the non-essential
+        // lists' bounds).
+        uint32_t window_end = 0;
+        double window_bound = 0;
+        bool window_valid = false;
+        while (first_essential < n_lists) {
             uint32_t doc = kEnd;
-            for (std::size_t i = first_essential; i < lists.size(); ++i) doc = std::min(doc, lists[i].doc());
+            for (std::size_t i = first_essential; i < n_lists; ++i) doc = std::min(doc, lists[i].doc());
             if (doc == kEnd) break;
-            const bool dead = view.IsDead(doc);
-            double score = 0;
-            for (std::size_t i = first_essential; i < lists.size(); ++i) {
+            const double th = theta();
+            const double rest = first_essential > 0 ? prefix[first_essential - 1] : 0.0;
+
+            if (!window_valid || doc > window_end) {
+                window_end = kEnd;
+                window_bound = rest;
+                for (std::size_t i = first_essential; i < n_lists; ++i) {
+                    List& l = lists[i];
+                    if (l.cur >= l.size) continue;
+                    const uint32_t b = l.cur / kBlock;
+                    window_bound += block_bound(l, b);
+                    window_end = std::min(window_end, l.block_last[b]);
+                }
+                window_valid = true;
+            }
+            if (window_bound < th) {
+                // Nothing up to window_end can enter: skip it in every essential list.
+                for (std::size_t i = first_essential; i < n_lists; ++i) {
+                    List& l = lists[i];
+                    if (l.doc() <= window_end) skip_past(l, window_end);
+                }
+                window_valid = false;
+                continue;
+            }
+
+            // Bounds first, from term frequencies and length classes only (no length
+            // lookup, no division): the essential lists holding `doc`, then the
+            // non-essential ones, strongest first (their cursors move to `doc`), while
+            // they can still lift it over the threshold.
+            bool pruned = view.IsDead(doc);
+            if (!pruned) {
+                double bound = 0;
+                for (std::size_t i = first_essential; i < n_lists; ++i) {
+                    List& l = lists[i];
+                    if (l.doc() == doc) bound += std::min(impact_bound(l, l.cur), block_bound(l, l.cur / kBlock));
+                }
+                for (std::size_t i = first_essential; i-- > 0;) {
+                    if (bound + prefix[i] < th) {
+                        pruned = true;
+                        break;
+                    }
+                    List& l = lists[i];
+                    seek(l, doc);
+                    if (l.doc() == doc) bound += impact_bound(l, l.cur);
+                }
+                pruned = pruned || bound < th;
+            }
+            if (!pruned) {
+                // Exact score, summed in query-term order: the arithmetic of
+                // Snapshot::Bm25 and of reverse matching, so all paths agree bit for bit.
+                const double norm = LengthNorm(seg.length(doc));
+                double score = 0;
+                for (std::size_t i : by_term) {
+                    const List& l = lists[i];
+                    if (l.doc() == doc) score += Bm25TermScore(l.idf, k1_plus_1, l.tfs[l.cur], norm);
+                }
+                top.Offer({si, doc, score});
+            }
+            for (std::size_t i = first_essential; i < n_lists; ++i) {
                 List& l = lists[i];
                 if (l.doc() != doc) continue;
-                if (!dead) score += Bm25Term(l.idf, l.tfs[l.cur], seg.length(doc));
                 ++l.cur;
+                // Essential lists are read in order; their documents' lengths are not.
+                if (l.cur + kPrefetch < l.size) __builtin_prefetch(lengths + l.docs[l.cur + kPrefetch]);
             }
-            if (dead) continue;
-            bool pruned = false;
-            const double theta = top.threshold();
-            for (std::size_t i = first_essential; i-- > 0;) {
-                if (score + prefix[i] < theta) {
-                    pruned = true;
-                    break;
-                }
-                List& l = lists[i];
-                auto it = std::lower_bound(l.docs.begin() + static_cast<std::ptrdiff_t>(l.cur),
-                                           l.docs.end(), doc);
-                l.cur = static_cast<std::size_t>(it - l.docs.begin());
-                if (l.doc() == doc) score += Bm25Term(l.idf, l.tfs[l.cur], seg.length(doc));
+            if (!pruned) {
+                const std::size_t before = first_essential;
+                update_partition();
+                if (first_essential != before) window_valid = false;
             }
-            if (pruned) continue;
-            top.Offer({si, doc, score});
-            update_partition();
         }
     }
-
-    // Canonical scores: summed over the query terms in sorted order, the same arithmetic
-    // reverse matching uses, so both directions agree bit for bit.
-    std::vector<Candidate> found = top.Take();
-    for (Candidate& c : found) {
-        const Segment& seg = *segments_[c.segment].segment;
-        double score = 0;
-        for (std::size_t t = 0; t < terms.size(); ++t) {
-            if (!present[t]) continue;
-            const Segment::Postings* p = seg.Find(terms[t]);
-            if (p == nullptr) continue;
-            uint32_t tf = seg.TermFreq(*p, c.pos);
-            if (tf > 0) score += Bm25Term(idf[t], tf, seg.length(c.pos));
-        }
-        c.score = score;
-    }
-    std::sort(found.begin(), found.end(), [this](const Candidate& a, const Candidate& b) {
-        if (a.score != b.score) return a.score > b.score;
-        return NodeKey(a) < NodeKey(b);
-    });
-    return found;
+    return top.Take();
 }
 
 std::vector<Hit> Snapshot::Search(std::span<const float> query_vector,

@@ -149,6 +149,15 @@ private:
                                             int ef_search) const;
     std::vector<Candidate> KeywordCandidates(std::string_view text, std::size_t count) const;
     const std::string& NodeKey(const Candidate& c) const;
+    // The two halves of Bm25Term, so loops can share a document's length norm. Every
+    // BM25 value in the module is computed through these, hence bit-identical.
+    double LengthNorm(uint32_t doc_length) const {
+        return k1_ * (1.0 - b_ + length_scale_ * static_cast<double>(doc_length));
+    }
+    static double Bm25TermScore(double idf, double k1_plus_1, uint32_t tf, double norm) {
+        const double f = static_cast<double>(tf);
+        return idf * (f * k1_plus_1) / (f + norm);
+    }
 
     std::shared_ptr<const Analyzer> analyzer_;
     double k1_;
@@ -157,6 +166,7 @@ private:
     std::size_t live_docs_;
     uint64_t live_length_;
     double avgdl_;
+    double length_scale_;  // b / avgdl, so that a length norm costs no division
     int dim_;
     int64_t sequence_;
 };

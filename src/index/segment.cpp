@@ -1,6 +1,7 @@
 #include "index/segment.hpp"
 
 #include <algorithm>
+#include <array>
 #include <atomic>
 #include <cmath>
 #include <exception>
@@ -18,7 +19,33 @@ std::size_t StringBytes(const std::string& s) {
     return sizeof(std::string) + (s.capacity() > 15 ? s.capacity() + 1 : 0);
 }
 
+struct LengthClassTable {
+    std::array<uint32_t, 256> floor{};
+    LengthClassTable() {
+        for (uint32_t c = 0; c < 256; ++c) {
+            if (c <= 32) {
+                floor[c] = c;
+                continue;
+            }
+            const uint64_t grown = std::max<uint64_t>(uint64_t(floor[c - 1]) + 1, uint64_t(floor[c - 1]) * 11 / 10);
+            floor[c] = static_cast<uint32_t>(std::min<uint64_t>(grown, std::numeric_limits<uint32_t>::max()));
+        }
+    }
+};
+
+const LengthClassTable& LengthClasses() {
+    static const LengthClassTable table;  // immutable after first use
+    return table;
+}
+
 }  // namespace
+
+uint8_t Segment::LengthClass(uint32_t length) {
+    const auto& f = LengthClasses().floor;
+    return static_cast<uint8_t>(std::upper_bound(f.begin(), f.end(), length) - f.begin() - 1);
+}
+
+uint32_t Segment::LengthClassFloor(uint8_t length_class) { return LengthClasses().floor[length_class]; }
 
 Segment::~Segment() = default;
 
@@ -79,14 +106,20 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     }
     seg->post_docs_.resize(offset);
     seg->post_tfs_.resize(offset);
+    seg->post_impacts_.resize(offset);
+    std::vector<uint8_t> doc_class(n);
+    for (std::size_t i = 0; i < n; ++i) doc_class[i] = LengthClass(seg->lengths_[i]);
     for (std::size_t i = 0; i < n; ++i) {
         for (uint32_t j = doc_offsets[i]; j < doc_offsets[i + 1]; ++j) {
             Postings& p = seg->postings_[doc_terms[j]];
             seg->post_docs_[p.end] = static_cast<uint32_t>(i);
             seg->post_tfs_[p.end] = doc_tfs[j];
+            seg->post_impacts_[p.end] =
+                static_cast<uint16_t>(std::min(doc_tfs[j], kImpactTfCap) << 8 | doc_class[i]);
             ++p.end;
             p.max_tf = std::max(p.max_tf, doc_tfs[j]);
             p.min_length = std::min(p.min_length, seg->lengths_[i]);
+            p.max_length = std::max(p.max_length, seg->lengths_[i]);
         }
     }
 
@@ -115,6 +148,35 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
         }
         p.skyline_end = static_cast<uint32_t>(seg->skyline_.size());
     }
+
+    // Block-max metadata: per block of kBlockSize postings, its last document and the
+    // Pareto front of (tf, length) (largest tf first, each with a shorter length).
+    std::vector<std::pair<uint32_t, uint32_t>> block;
+    block.reserve(kBlockSize);
+    for (uint32_t t = 0; t < vocabulary; ++t) {
+        Postings& p = seg->postings_[t];
+        p.block_begin = static_cast<uint32_t>(seg->block_last_.size());
+        for (uint32_t start = p.begin; start < p.end; start += kBlockSize) {
+            const uint32_t stop = std::min(p.end, start + kBlockSize);
+            block.clear();
+            for (uint32_t j = start; j < stop; ++j) {
+                block.emplace_back(seg->post_tfs_[j], seg->lengths_[seg->post_docs_[j]]);
+            }
+            std::sort(block.begin(), block.end(), [](const auto& a, const auto& b) {
+                return a.first != b.first ? a.first > b.first : a.second < b.second;
+            });
+            seg->block_last_.push_back(seg->post_docs_[stop - 1]);
+            seg->block_sky_begin_.push_back(static_cast<uint32_t>(seg->block_sky_.size()));
+            uint32_t shortest = std::numeric_limits<uint32_t>::max();
+            for (const auto& point : block) {
+                if (point.second < shortest) {
+                    shortest = point.second;
+                    seg->block_sky_.push_back(point);
+                }
+            }
+        }
+    }
+    seg->block_sky_begin_.push_back(static_cast<uint32_t>(seg->block_sky_.size()));
 
     if (hnsw != nullptr && dim > 0 && seg->vector_count_ > 0) {
         auto graph = HnswGraph::Build(seg->vectors_.data(), seg->has_vector_.data(), n,
@@ -151,7 +213,10 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     mem += seg->vectors_.capacity() * sizeof(float);
     mem += seg->postings_.capacity() * sizeof(Postings);
     mem += (seg->post_docs_.capacity() + seg->post_tfs_.capacity()) * sizeof(uint32_t);
+    mem += seg->post_impacts_.capacity() * sizeof(uint16_t);
     mem += seg->skyline_.capacity() * sizeof(std::pair<uint32_t, uint32_t>);
+    mem += (seg->block_last_.capacity() + seg->block_sky_begin_.capacity()) * sizeof(uint32_t);
+    mem += seg->block_sky_.capacity() * sizeof(std::pair<uint32_t, uint32_t>);
     if (seg->hnsw_) mem += seg->hnsw_->memory_bytes();
     seg->memory_bytes_ = mem;
     return seg;

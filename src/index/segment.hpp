@@ -1,8 +1,8 @@
 // Segment: an immutable block of indexed nodes (internal to the index module).
 //
 // Holds node keys, a contiguous float32 vector matrix, BM25 postings in CSR form
-// (sorted by document) with per-term bounds for max-score pruning, and optionally an
-// HNSW graph over its rows. Built once, never modified after it is shared, so any
+// (sorted by document) with per-term and per-block bounds and per-posting impacts for
+// block-max MaxScore pruning, and optionally an HNSW graph over its rows. Built once, never modified after it is shared, so any
 // number of readers use it without synchronisation.
 #pragma once
 
@@ -45,12 +45,19 @@ public:
         uint32_t end = 0;
         uint32_t max_tf = 0;          // largest term frequency in the list
         uint32_t min_length = 0;      // shortest document in the list
+        uint32_t max_length = 0;      // longest document in the list
         // Pareto front of (tf, length) over the list, in skyline_: the BM25 contribution
         // grows with tf and shrinks with length, so its maximum over the list (for any
         // statistics) is attained at one of these points.
         uint32_t skyline_begin = 0;
         uint32_t skyline_end = 0;
+        // First of the list's blocks (kBlockSize postings each, the last one possibly
+        // shorter) in the block arrays; the list has ceil(size / kBlockSize) blocks.
+        uint32_t block_begin = 0;
     };
+
+    // Postings per block of the block-max metadata (block-max MaxScore).
+    static constexpr uint32_t kBlockSize = 128;
 
     // Builds a segment from `docs` (moved from). `dim` is the vector dimension (0 when
     // no document has a vector). With `hnsw` set, also builds the graph.
@@ -66,6 +73,7 @@ public:
     const std::string& node_key(uint32_t pos) const { return node_keys_[pos]; }
     const std::string& data_key(uint32_t pos) const { return data_keys_[pos]; }
     uint32_t length(uint32_t pos) const { return lengths_[pos]; }
+    const uint32_t* lengths() const { return lengths_.data(); }
     bool has_vector(uint32_t pos) const { return has_vector_[pos] != 0; }
     const float* vector(uint32_t pos) const { return vectors_.data() + std::size_t(pos) * dim_; }
     const float* vectors() const { return vectors_.data(); }
@@ -87,6 +95,26 @@ public:
     std::span<const std::pair<uint32_t, uint32_t>> skyline(const Postings& p) const {
         return {skyline_.data() + p.skyline_begin, p.skyline_end - p.skyline_begin};
     }
+    // Largest document of each block of `p` (ascending), one entry per block.
+    const uint32_t* block_last(const Postings& p) const { return block_last_.data() + p.block_begin; }
+    // Pareto front of (tf, length) over block `block` of `p`: like skyline(), the block's
+    // largest BM25 contribution (for any statistics) is attained at one of these points.
+    std::span<const std::pair<uint32_t, uint32_t>> block_skyline(const Postings& p,
+                                                                 uint32_t block) const {
+        const uint32_t b = p.block_begin + block;
+        return {block_sky_.data() + block_sky_begin_[b], block_sky_begin_[b + 1] - block_sky_begin_[b]};
+    }
+
+    // Per posting of `p`, its impact: min(tf, kImpactTfCap) << 8 | the length class of
+    // its document (see LengthClass). Two bytes that bound the BM25 contribution from
+    // both sides without the random length lookup.
+    static constexpr uint32_t kImpactTfCap = 255;
+    const uint16_t* impacts(const Postings& p) const { return post_impacts_.data() + p.begin; }
+    // Length classes: class c holds the lengths in [LengthClassFloor(c),
+    // LengthClassFloor(c + 1)); exact up to 32, then about 10 % wide.
+    static uint8_t LengthClass(uint32_t length);
+    static uint32_t LengthClassFloor(uint8_t length_class);
+
     // Term frequency of `term` (postings `p`) in document `pos`; 0 if absent.
     uint32_t TermFreq(const Postings& p, uint32_t pos) const;
 
@@ -117,7 +145,11 @@ private:
     std::vector<Postings> postings_;
     std::vector<uint32_t> post_docs_;
     std::vector<uint32_t> post_tfs_;
+    std::vector<uint16_t> post_impacts_;
     std::vector<std::pair<uint32_t, uint32_t>> skyline_;  // (tf, min length) per term
+    std::vector<uint32_t> block_last_;       // per block: its last document
+    std::vector<uint32_t> block_sky_begin_;  // per block (+1 sentinel): range in block_sky_
+    std::vector<std::pair<uint32_t, uint32_t>> block_sky_;  // (tf, length) fronts per block
     std::unique_ptr<HnswGraph> hnsw_;
     std::size_t memory_bytes_ = 0;
 };
