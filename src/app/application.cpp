@@ -125,6 +125,9 @@ engine::EngineSettings EngineSettingsFrom(const Config& config, double similarit
     s.index.hnsw_threshold = static_cast<std::size_t>(config.search.hnsw_threshold);
     s.index.hnsw_m = static_cast<std::size_t>(config.search.hnsw_m);
     s.index.hnsw_ef_construction = static_cast<std::size_t>(config.search.hnsw_ef_construction);
+    s.index_preload = config.search.index_preload;
+    s.index_max_memory_bytes = static_cast<std::size_t>(config.search.index_max_memory_mb) << 20;
+    s.index_reconcile = std::chrono::seconds(config.search.index_reconcile_seconds);
     return s;
 }
 
@@ -245,6 +248,7 @@ int RunServer(const Config& config) {
     // whenever the active model changes (the lexical fallback replaced by the real model).
     embedder->AddModelChangeListener([&engine](const std::string&) { engine.HandleModelChange(); });
     engine.StartReembedding();
+    engine.StartIndexLifecycle();
     Maintenance maintenance({std::chrono::seconds(config.ops.maintenance_interval_seconds),
                              config.delivery.notification_retention_days,
                              config.delivery.notification_max_per_agent},

@@ -95,6 +95,7 @@ struct ContextEngine::Project {
     std::map<std::string, AgentState> agents;
     std::int64_t sequence = 0;
     std::atomic<bool> loaded{false};
+    std::atomic<std::int64_t> last_used{0};  // monotonic ns, for LRU eviction
 };
 
 // The result of diffing a parsed document against a data key's stored nodes.
@@ -189,6 +190,11 @@ void ContextEngine::HandleChange(const storage::ChangeNotice& notice) {
     }
     {
         std::lock_guard lock(projects_mutex_);
+        if (notice.kind == "reconnect") {
+            // Notices may have been lost while LISTEN was down: reload everything.
+            for (auto& [id, project] : projects_) project->loaded = false;
+            return;
+        }
         auto it = projects_.find(notice.project_id);
         if (it != projects_.end()) it->second->loaded = false;
     }
@@ -274,9 +280,11 @@ Result<std::shared_ptr<ContextEngine::Project>> ContextEngine::GetProject(
         if (!slot) slot = std::make_shared<Project>(settings_.index);
         project = slot;
     }
+    project->last_used = clock_.Monotonic().time_since_epoch().count();
     std::lock_guard write(project->write_mutex);
     if (!project->loaded) {
         CONTEX_TRY(LoadProject(project_id, *project));
+        EvictOverBudget(project_id);
         std::size_t loaded = 0, nodes = 0;
         {
             // Both counts under the map's lock: other threads insert projects concurrently.
@@ -1751,7 +1759,84 @@ void ContextEngine::StopBackgroundWork() {
         std::lock_guard lock(reembed_mutex_);
         reembed_stopping_ = true;
     }
+    lifecycle_wake_.notify_all();
     if (reembed_thread_.joinable()) reembed_thread_.join();
+    if (lifecycle_thread_.joinable()) lifecycle_thread_.join();
+}
+
+void ContextEngine::StartIndexLifecycle() {
+    std::lock_guard lock(reembed_mutex_);
+    if (lifecycle_thread_.joinable() || reembed_stopping_) return;
+    lifecycle_thread_ = std::thread([this] {
+        if (settings_.index_preload) {
+            auto projects = storage_.ListProjects();
+            for (const auto& id : projects.ok() ? *projects : std::vector<std::string>{}) {
+                if (ReembedStopping()) return;
+                if (auto loaded = GetProject(id); !loaded.ok()) {
+                    logger_.Warning(kLog, "Index preload failed",
+                                    {{"project_id", id}, {"error", loaded.error().message}});
+                }
+            }
+        }
+        std::unique_lock lock(reembed_mutex_);
+        while (!lifecycle_wake_.wait_for(lock, settings_.index_reconcile,
+                                         [this] { return reembed_stopping_; })) {
+            lock.unlock();
+            if (auto marked = ReconcileProjects(); !marked.ok()) {
+                logger_.Warning(kLog, "Index reconcile failed", {{"error", marked.error().message}});
+            }
+            lock.lock();
+        }
+    });
+}
+
+Result<std::size_t> ContextEngine::ReconcileProjects() {
+    std::vector<std::pair<std::string, std::shared_ptr<Project>>> loaded;
+    {
+        std::lock_guard lock(projects_mutex_);
+        for (const auto& [id, project] : projects_) {
+            if (project->loaded) loaded.emplace_back(id, project);
+        }
+    }
+    std::size_t marked = 0;
+    for (const auto& [id, project] : loaded) {
+        CONTEX_ASSIGN_OR_RETURN(std::int64_t stored, storage_.CurrentSequence(id));
+        std::int64_t known;
+        {
+            std::shared_lock lock(project->mutex);
+            known = project->sequence;
+        }
+        if (stored != known) {
+            project->loaded = false;
+            ++marked;
+        }
+    }
+    return marked;
+}
+
+void ContextEngine::EvictOverBudget(const std::string& keep) {
+    if (settings_.index_max_memory_bytes == 0) return;
+    std::lock_guard lock(projects_mutex_);
+    for (;;) {
+        std::size_t total = 0;
+        std::string victim;
+        std::int64_t oldest = std::numeric_limits<std::int64_t>::max();
+        for (const auto& [id, project] : projects_) {
+            if (!project->loaded) continue;
+            total += project->index.snapshot()->memory_bytes();
+            if (id != keep && project->last_used < oldest) {
+                oldest = project->last_used;
+                victim = id;
+            }
+        }
+        if (total <= settings_.index_max_memory_bytes || victim.empty()) return;
+        logger_.Info(kLog, "Project index evicted",
+                     {{"project_id", victim},
+                      {"memory_bytes", static_cast<std::int64_t>(projects_[victim]->index.snapshot()->memory_bytes())},
+                      {"limit_bytes", static_cast<std::int64_t>(settings_.index_max_memory_bytes)}});
+        // Holders of the runtime keep it alive; the next use loads a fresh one.
+        projects_.erase(victim);
+    }
 }
 
 bool ContextEngine::ReembedStopping() {

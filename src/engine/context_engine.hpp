@@ -4,6 +4,7 @@
 // current by the writes of this replica.
 #pragma once
 
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -63,8 +64,16 @@ public:
     // The active embedding model changed (the lexical fallback was replaced): every
     // project reloads and re-embedding starts.
     void HandleModelChange();
-    // Stops re-embedding between slices and joins its thread. Idempotent.
+    // Index lifecycle (engine.md §3.1, §6.5): one thread preloads every project when
+    // index_preload is set, then every index_reconcile compares each loaded project's
+    // sequence with storage and marks stale ones for reload (other replicas' changes whose
+    // notice was lost). Eviction under index_max_memory_bytes happens as projects load.
+    void StartIndexLifecycle();
+    // Stops re-embedding between slices and the lifecycle thread, and joins them. Idempotent.
     void StopBackgroundWork();
+    // Marks every loaded project whose recorded sequence differs from storage for reload.
+    // Returns how many were marked.
+    Result<std::size_t> ReconcileProjects();
 
     // search_index health component (projects loaded, nodes).
     obs::ComponentHealth CheckIndexHealth();
@@ -120,6 +129,9 @@ private:
     Result<bool> AgentsChanged(const std::string& project_id, const Project& project);
     index::SearchParams Params(int k, double threshold) const;
     void ReembedLoop();
+    // Drops the least recently used project runtimes (never `keep`) while the loaded
+    // indexes exceed index_max_memory_bytes.
+    void EvictOverBudget(const std::string& keep);
     bool ReembedStopping();
     // (nodes, needs) re-embedded; on_first_work runs before the first embedding call.
     Result<std::pair<std::int64_t, std::int64_t>> ReembedProject(
@@ -144,6 +156,8 @@ private:
     bool reembed_again_ = false;     // guarded by reembed_mutex_
     bool reembed_stopping_ = false;  // guarded by reembed_mutex_
     std::thread reembed_thread_;
+    std::condition_variable lifecycle_wake_;  // with reembed_mutex_ / reembed_stopping_
+    std::thread lifecycle_thread_;
 
     std::mutex labels_mutex_;
     std::set<std::string> project_labels_;  // guarded by labels_mutex_

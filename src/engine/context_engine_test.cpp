@@ -341,5 +341,56 @@ TEST_F(ContextEngineTest, ReembedsVectorsOfAnotherModelInTheBackground) {
     EXPECT_EQ(embedder_->CheckHealth().status, obs::HealthStatus::kHealthy);
 }
 
+TEST_F(ContextEngineTest, ReconcileMarksProjectsChangedBehindTheRuntimeForReload) {
+    Publish("database", R"({"database":{"engine":"PostgreSQL"}})");
+    auto fresh = engine_->ReconcileProjects();
+    ASSERT_TRUE(fresh.ok());
+    EXPECT_EQ(*fresh, 0u);
+    // Another process (a second engine on the same storage) publishes; its notice is lost.
+    EngineSettings settings;
+    settings.similarity_threshold = 0.2;
+    ContextEngine other(settings, *storage_, *embedder_, fanout_, *logger_, metrics_, clock_);
+    storage_->SetChangeListener(nullptr);
+    ASSERT_TRUE(other.Publish({"proj", "cache", ParseJson(R"({"cache":"Redis"})").value(),
+                               std::nullopt, std::nullopt})
+                    .ok());
+    auto marked = engine_->ReconcileProjects();
+    ASSERT_TRUE(marked.ok());
+    EXPECT_EQ(*marked, 1u);
+    QueryRequest q;
+    q.project_id = "proj";
+    q.query = "cache Redis";
+    auto r = engine_->Query(q);  // reloads: sees the other process's key
+    ASSERT_TRUE(r.ok());
+    ASSERT_FALSE(r->matches.empty());
+    EXPECT_EQ(r->matches[0].as_object().at("data_key").as_string(), "cache");
+}
+
+TEST_F(ContextEngineTest, EvictsLeastRecentlyUsedProjectsOverTheMemoryBudget) {
+    engine_.reset();
+    EngineSettings settings;
+    settings.similarity_threshold = 0.2;
+    settings.index_max_memory_bytes = 1;  // every project is over budget: keep only the newest
+    engine_ = std::make_unique<ContextEngine>(settings, *storage_, *embedder_, fanout_, *logger_,
+                                              metrics_, clock_);
+    auto publish = [&](const std::string& project) {
+        ASSERT_TRUE(engine_->Publish({project, "k", ParseJson(R"({"a":"b"})").value(),
+                                      std::nullopt, std::nullopt})
+                        .ok());
+    };
+    publish("one");
+    clock_.Advance(std::chrono::seconds(1));
+    publish("two");
+    EXPECT_EQ(engine_->CheckIndexHealth().details.at("projects_loaded").as_int64(), 1);
+    // The evicted project loads again on use, with its data.
+    QueryRequest q;
+    q.project_id = "one";
+    q.query = "a b";
+    auto r = engine_->Query(q);
+    ASSERT_TRUE(r.ok());
+    EXPECT_FALSE(r->matches.empty());
+    EXPECT_EQ(engine_->CheckIndexHealth().details.at("projects_loaded").as_int64(), 1);
+}
+
 }  // namespace
 }  // namespace contex::engine

@@ -1,6 +1,7 @@
 // Engine settings, filled by the app from the configuration (operations.md §1.5–1.6).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -31,6 +32,9 @@ struct EngineSettings {
     int notification_retention_days = 7;
     int notification_max_per_agent = 1000;
     index::IndexOptions index;
+    bool index_preload = false;                // INDEX_PRELOAD: load every project at start
+    std::size_t index_max_memory_bytes = 0;    // INDEX_MAX_MEMORY_MB; 0 = unlimited
+    std::chrono::seconds index_reconcile{60};  // INDEX_RECONCILE_SECONDS
     // The webhook destination policy (operations.md §8.7) applied at registration; its
     // kInvalidArgument message names webhook_url. Unset: every http(s) URL is accepted.
     std::function<Status(std::string_view url)> check_webhook_url;
