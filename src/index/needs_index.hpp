@@ -1,10 +1,14 @@
 // Reverse matching for standing queries (engine.md §6.2): which agents' needs does a
 // batch of new or changed nodes satisfy?
 //
-// One GEMM [new nodes x dim] . [dim x needs] gives every cosine; BM25 of every need
-// against every new node is accumulated through an inverted map term -> needs, using
-// the statistics of the snapshot that already contains the new nodes. Cost
-// O(|new| x needs), independent of project size and of agents that do not match.
+// One matrix product [new nodes x dim] . [dim x needs] gives every cosine: on AVX-512
+// VNNI CPUs an int8 first pass over needs quantised once per change, whose proven error
+// bound yields a superset of the passing pairs, each then decided with the forward
+// kernel (else a float32 AVX-512 kernel, else BLAS). BM25 of every need against every new
+// node uses an inverted map term -> needs and the statistics of the snapshot that
+// already contains the new nodes; a node term only visits the needs it could lift to
+// kappa (a need of m terms needs one term worth kappa / m). Cost O(|new| x needs),
+// independent of project size and of agents that do not match.
 #pragma once
 
 #include <cstddef>

@@ -2,8 +2,9 @@
 //
 // Holds node keys, a contiguous float32 vector matrix, BM25 postings in CSR form
 // (sorted by document) with per-term and per-block bounds and per-posting impacts for
-// block-max MaxScore pruning, and optionally an HNSW graph over its rows. Built once, never modified after it is shared, so any
-// number of readers use it without synchronisation.
+// block-max MaxScore pruning, and optionally an HNSW graph over its rows. Built once,
+// never modified after it is shared, so any number of readers use it without
+// synchronisation.
 #pragma once
 
 #include <cstddef>

@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
+#include <utility>
+#include <vector>
 
 namespace contex::index {
 
@@ -32,6 +34,39 @@ inline float HalfDotErrorBound(float query_norm, float row_norm, std::size_t dim
     return 2.0f * query_norm * row_norm *
            (1.0f / 2048.0f + static_cast<float>(dim) * (1.0f / 16777216.0f) + 1e-6f);
 }
+
+// Packed matrix product for reverse matching (AVX-512 only; callers fall back to BLAS).
+bool PackedMatMulAvailable();
+// Packs `count` rows of `dim` floats into panels of 16 rows stored dimension-major
+// (panel p, dimension d: rows 16p..16p+15), zero-padded to a multiple of 16 rows.
+std::vector<float> PackPanels(const float* rows, std::size_t count, std::size_t dim);
+// Appends to `out`, sorted, every (i, j) with dot(a row i, packed row j) >= threshold,
+// for i < rows and j < count. Requires PackedMatMulAvailable(). The summation order
+// differs from Dot's, so callers decide near the threshold with Dot.
+void MatMulPackedAbove(const float* a, std::size_t rows, const float* packed, std::size_t count,
+                       std::size_t dim, float threshold,
+                       std::vector<std::pair<uint32_t, uint32_t>>* out);
+
+// Int8 first pass for reverse matching (AVX-512 VNNI): rows quantised with one scale
+// each; the quantisation error is bounded per pair (Hoelder), so the candidates it
+// returns provably include every pair whose float32 product reaches the threshold.
+struct Int8Panels {
+    std::size_t count = 0;   // rows packed
+    std::size_t dim = 0;
+    std::size_t groups = 0;  // ceil(dim / 4)
+    std::vector<int8_t> codes;       // [panel][group][16 rows][4 dims]
+    std::vector<float> scale;        // per row (padded to 16): code scale
+    std::vector<float> max_abs;      // per row: max |v_i|
+    std::vector<float> err_l1;       // per row: sum |v_i - scale * code_i| (rounded up)
+    std::vector<int32_t> code_sum;   // per row: sum of codes
+};
+bool Int8MatMulAvailable();
+Int8Panels PackInt8Panels(const float* rows, std::size_t count, std::size_t dim);
+// Appends to `out`, sorted, a superset of the (i, j) with dot(a row i, packed row j) >=
+// threshold (exact float32 products), for i < rows, j < b.count; every row of `a` must
+// have b.dim floats. Requires Int8MatMulAvailable().
+void Int8MatMulCandidates(const float* a, std::size_t rows, const Int8Panels& b, float threshold,
+                          std::vector<std::pair<uint32_t, uint32_t>>* out);
 
 // The kernel family in use ("avx512", "avx2", "scalar"), for logs and benchmarks.
 std::string_view DotKernelName();

@@ -49,6 +49,52 @@ TEST(VectorKernels, HalfRowsStayWithinTheErrorBound) {
     }
 }
 
+// The int8 first pass of reverse matching must return every pair whose float32 product
+// reaches the threshold, also pairs right at it (the threshold is set to exact products),
+// and the packed float32 kernel every pair whose (differently summed) product does.
+TEST(VectorKernels, Int8CandidatesIncludeEveryPairAtOrAboveThreshold) {
+    if (!Int8MatMulAvailable()) GTEST_SKIP() << "no AVX-512 VNNI";
+    std::mt19937 rng(5);
+    for (int dim : {7, 32, 384}) {
+        const int rows = 13, count = 37;  // neither a multiple of 8 rows nor of 32 columns
+        std::vector<float> a, b;
+        const auto center = RandomUnit(rng, dim);
+        for (int i = 0; i < rows; ++i) {
+            auto v = testing::Near(rng, center, 0.6f);
+            a.insert(a.end(), v.begin(), v.end());
+        }
+        for (int j = 0; j < count; ++j) {
+            auto v = testing::Near(rng, center, 0.6f);
+            b.insert(b.end(), v.begin(), v.end());
+        }
+        std::vector<float> exact;
+        for (int i = 0; i < rows; ++i) {
+            for (int j = 0; j < count; ++j) exact.push_back(Dot(a.data() + i * dim, b.data() + j * dim, dim));
+        }
+        const Int8Panels packed = PackInt8Panels(b.data(), count, dim);
+        std::vector<float> thresholds = exact;
+        std::sort(thresholds.begin(), thresholds.end());
+        for (std::size_t t = 0; t < thresholds.size(); t += 7) {
+            std::vector<std::pair<uint32_t, uint32_t>> found;
+            Int8MatMulCandidates(a.data(), rows, packed, thresholds[t], &found);
+            std::size_t expected = 0;
+            for (int i = 0; i < rows; ++i) {
+                for (int j = 0; j < count; ++j) {
+                    if (exact[i * count + j] < thresholds[t]) continue;
+                    ++expected;
+                    EXPECT_TRUE(std::binary_search(found.begin(), found.end(),
+                                                   std::make_pair(uint32_t(i), uint32_t(j))))
+                        << "dim " << dim << " pair " << i << "," << j;
+                }
+            }
+        }
+        // A first pass, not a pass-through: at a high threshold it rejects most pairs.
+        std::vector<std::pair<uint32_t, uint32_t>> found;
+        Int8MatMulCandidates(a.data(), rows, packed, thresholds[thresholds.size() * 9 / 10], &found);
+        EXPECT_LT(found.size(), thresholds.size() / 2) << dim;
+    }
+}
+
 struct Oracle {
     std::map<std::string, std::vector<float>> vectors;
     // Top n by cosine desc, key asc.
