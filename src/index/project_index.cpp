@@ -183,6 +183,28 @@ std::vector<Snapshot::Candidate> Snapshot::VectorCandidates(std::span<const floa
             continue;
         }
         const uint32_t n = seg.size();
+        if (seg.has_int8()) {
+            // First pass on int8 rows: a row is re-scored in float32 unless its proven
+            // upper bound (plus slack for float rounding, scaled by the norms) is below
+            // the current k-th exact score, so the result is exactly the float32 top-k.
+            const Int8Query q8 = PrepareInt8Query(query.data(), dim, seg.int8().groups);
+            const float query_norm = std::sqrt(Dot(query.data(), query.data(), dim));
+            for (uint32_t start = 0; start < n; start += kBlock) {
+                const uint32_t block = std::min<uint32_t>(kBlock, n - start);
+                Int8UpperBounds(q8, seg.int8(), start, block, scores);
+                double threshold = top.threshold();
+                for (uint32_t i = 0; i < block; ++i) {
+                    const uint32_t pos = start + i;
+                    if (scores[i] + 1e-5f * (1.0f + query_norm * seg.norm(pos)) < threshold) continue;
+                    if (!seg.has_vector(pos) || view.IsDead(pos)) continue;
+                    const float exact = Dot(query.data(), seg.vector(pos), dim);
+                    if (exact < threshold) continue;
+                    top.Offer({si, pos, exact});
+                    threshold = top.threshold();
+                }
+            }
+            continue;
+        }
         if (seg.has_half()) {
             // First pass on half-precision rows; a row is re-scored in float32 unless its
             // approximate score plus the proven error bound is below the current k-th

@@ -188,7 +188,16 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     // Half-precision rows only pay off for large exactly-scanned segments.
     constexpr std::size_t kHalfMinRows = 2048;
     if (half_prefilter && seg->hnsw_ == nullptr && dim > 0 && n >= kHalfMinRows &&
-        HalfKernelsAvailable()) {
+        Int8MatMulAvailable()) {
+        // A quarter of float32's bytes; the scan is memory-bound.
+        seg->int8_ = PackInt8Panels(seg->vectors_.data(), n, static_cast<std::size_t>(dim));
+        seg->norms_.resize(n);
+        for (std::size_t i = 0; i < n; ++i) {
+            const float* row = seg->vectors_.data() + i * dim;
+            seg->norms_[i] = std::sqrt(Dot(row, row, static_cast<std::size_t>(dim)));
+        }
+    } else if (half_prefilter && seg->hnsw_ == nullptr && dim > 0 && n >= kHalfMinRows &&
+               HalfKernelsAvailable()) {
         const auto& v = seg->vectors_;
         const bool in_range = std::all_of(v.begin(), v.end(), [](float x) { return std::fabs(x) <= 65504.0f; });
         if (in_range) {
@@ -204,6 +213,9 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
 
     std::size_t mem = sizeof(Segment);
     mem += seg->half_.capacity() * sizeof(uint16_t) + seg->norms_.capacity() * sizeof(float);
+    mem += seg->int8_.codes.capacity() +
+           (seg->int8_.scale.capacity() + seg->int8_.max_abs.capacity() +
+            seg->int8_.err_l1.capacity() + seg->int8_.code_sum.capacity()) * sizeof(float);
     for (const auto& s : seg->node_keys_) mem += StringBytes(s);
     for (const auto& s : seg->data_keys_) mem += StringBytes(s);
     for (const auto& s : seg->terms_) mem += StringBytes(s);

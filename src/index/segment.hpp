@@ -19,6 +19,7 @@
 
 #include "common/result.hpp"
 #include "index/analyzer.hpp"
+#include "index/vector_kernels.hpp"
 
 namespace contex::index {
 
@@ -83,6 +84,10 @@ public:
     bool has_half() const { return !half_.empty(); }
     const uint16_t* half(uint32_t pos) const { return half_.data() + std::size_t(pos) * dim_; }
     float norm(uint32_t pos) const { return norms_[pos]; }
+    // Int8 copy of the rows for a first pass with a proven bound (instead of the half
+    // copy on AVX-512 VNNI CPUs); count == 0 when not kept.
+    bool has_int8() const { return int8_.count > 0; }
+    const Int8Panels& int8() const { return int8_; }
     std::size_t vector_count() const { return vector_count_; }
 
     // Postings of `term`, or null.
@@ -139,6 +144,7 @@ private:
     std::vector<float> vectors_;
     std::vector<uint16_t> half_;
     std::vector<float> norms_;
+    Int8Panels int8_;
     std::size_t vector_count_ = 0;
     uint64_t total_length_ = 0;
     std::vector<std::string> terms_;  // term id -> term (storage for the dictionary keys)

@@ -292,6 +292,11 @@ float QuantizeRow(const float* v, std::size_t n, int8_t* codes, float* max_abs, 
     return scale;
 }
 
+float QuantizeRowForQuery(const float* v, std::size_t n, int8_t* codes, float* max_abs,
+                          float* err_l1, int32_t* code_sum) {
+    return QuantizeRow(v, n, codes, max_abs, err_l1, code_sum);
+}
+
 template <int R>
 __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Int8MicroKernel(
     const uint8_t* a, std::size_t groups, const int8_t* panel0, const int8_t* panel1,
@@ -397,9 +402,9 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Int8MatMulCandidates
         for (std::size_t d = 0; d < dim; ++d) ua[r * groups * 4 + d] = static_cast<uint8_t>(codes[d] + 128);
     }
     // dot(a, b) = sa * sb * Q + sum e_a,i b_i + sum sa qa_i e_b,i, and Hoelder bounds the
-    // last two by ea * max|b| + ka * eb. Q (int32) is exact and below 2^24, so it
-    // converts exactly; the float products and sums add at most a few ulps (absolute
-    // slack below). A pair is a candidate unless even its upper bound is below threshold.
+    // last two by ea * max|b| + ka * eb. Q (int32) is exact and converts exactly below
+    // dim 1040 (within 2^-24 relative above); the float products and sums add a few ulps
+    // (absolute slack below, for unit-length vectors). A pair is a candidate unless even its upper bound is below threshold.
     const float slack = 1e-5f;
     const std::size_t panels = (b.count + kPanel - 1) / kPanel;
     for (std::size_t p = 0; p < panels; p += 2) {
@@ -435,6 +440,59 @@ __attribute__((target("avx512f,avx512bw,avx512vnni"))) void Int8MatMulCandidates
         }
     }
     std::sort(out->begin(), out->end());
+}
+
+}  // namespace contex::index
+
+namespace contex::index {
+
+Int8Query PrepareInt8Query(const float* q, std::size_t dim, std::size_t groups) {
+    Int8Query out;
+    out.codes.assign(groups * 4, 128);
+    std::vector<int8_t> codes(dim);
+    float max_abs = 0;
+    int32_t sum = 0;
+    out.scale = QuantizeRowForQuery(q, dim, codes.data(), &max_abs, &out.err_l1, &sum);
+    out.code_bound = 127.0f * out.scale * (1.0f + 1e-6f);
+    for (std::size_t d = 0; d < dim; ++d) out.codes[d] = static_cast<uint8_t>(codes[d] + 128);
+    return out;
+}
+
+__attribute__((target("avx512f,avx512bw,avx512vnni"))) void Int8UpperBounds(
+    const Int8Query& q, const Int8Panels& b, std::size_t first, std::size_t n, float* upper) {
+    const std::size_t groups = b.groups;
+    const __m512 sa = _mm512_set1_ps(q.scale);
+    const __m512 ea = _mm512_set1_ps(q.err_l1);
+    const __m512 ka = _mm512_set1_ps(q.code_bound);
+    const std::size_t end = first + n;
+    for (std::size_t p = first / kPanel; p * kPanel < end; p += 2) {
+        const bool pair = (p + 1) * kPanel < end;
+        const int8_t* panel0 = b.codes.data() + p * groups * 64;
+        const int8_t* panel1 = pair ? panel0 + groups * 64 : panel0;
+        __m512i acc0 = _mm512_setzero_si512(), acc1 = _mm512_setzero_si512();
+        for (std::size_t g = 0; g < groups; ++g) {
+            int32_t four;
+            __builtin_memcpy(&four, q.codes.data() + g * 4, 4);
+            const __m512i x = _mm512_set1_epi32(four);
+            acc0 = _mm512_dpbusd_epi32(acc0, x, _mm512_loadu_si512(panel0 + g * 64));
+            acc1 = _mm512_dpbusd_epi32(acc1, x, _mm512_loadu_si512(panel1 + g * 64));
+        }
+        for (int h = 0; h < (pair ? 2 : 1); ++h) {
+            const std::size_t at = (p + static_cast<std::size_t>(h)) * kPanel;
+            const __m512i cs = _mm512_slli_epi32(_mm512_loadu_si512(b.code_sum.data() + at), 7);
+            const __m512i qq = _mm512_sub_epi32(h == 0 ? acc0 : acc1, cs);
+            __m512 u = _mm512_mul_ps(_mm512_cvtepi32_ps(qq),
+                                     _mm512_mul_ps(sa, _mm512_loadu_ps(b.scale.data() + at)));
+            u = _mm512_fmadd_ps(ea, _mm512_loadu_ps(b.max_abs.data() + at), u);
+            u = _mm512_fmadd_ps(ka, _mm512_loadu_ps(b.err_l1.data() + at), u);
+            float tmp[kPanel];
+            _mm512_storeu_ps(tmp, u);
+            for (std::size_t j = 0; j < kPanel; ++j) {
+                const std::size_t row = at + j;
+                if (row >= first && row < end) upper[row - first] = tmp[j];
+            }
+        }
+    }
 }
 
 }  // namespace contex::index

@@ -68,6 +68,20 @@ Int8Panels PackInt8Panels(const float* rows, std::size_t count, std::size_t dim)
 void Int8MatMulCandidates(const float* a, std::size_t rows, const Int8Panels& b, float threshold,
                           std::vector<std::pair<uint32_t, uint32_t>>* out);
 
+// A query quantised for Int8UpperBounds: codes + 128 (zero padded to groups * 4), its
+// scale, error L1 norm and a bound on |scale * code_i|.
+struct Int8Query {
+    std::vector<uint8_t> codes;
+    float scale = 0;
+    float err_l1 = 0;
+    float code_bound = 0;
+};
+Int8Query PrepareInt8Query(const float* q, std::size_t dim, std::size_t groups);
+// upper[i] >= dot(q, packed row first + i) (exact product; up to a few float ulps of
+// |q| |row|, which callers cover with slack) for i < n. Requires Int8MatMulAvailable().
+void Int8UpperBounds(const Int8Query& q, const Int8Panels& b, std::size_t first, std::size_t n,
+                     float* upper);
+
 // The kernel family in use ("avx512", "avx2", "scalar"), for logs and benchmarks.
 std::string_view DotKernelName();
 

@@ -266,7 +266,8 @@ TEST(HnswSearch, DeletedNodesAreNeverReturned) {
 
 // Large exactly-scanned segments take a half-precision first pass; results must still be
 // the float32 top-k, also when many scores are closer together than half precision.
-TEST(ExactSearch, HalfPrecisionFirstPassKeepsExactResults) {
+// Int8 first pass on AVX-512 VNNI CPUs, half precision elsewhere.
+TEST(ExactSearch, ReducedPrecisionFirstPassKeepsExactResults) {
     std::mt19937 rng(21);
     const int dim = 48;
     ProjectIndex index;  // threshold 20000: a 6000-row segment is scanned exactly
