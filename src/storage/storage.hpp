@@ -312,6 +312,8 @@ class Storage {
         int64_t pending_deliveries = 0;  // webhook rows pending or delivering
     };
     virtual Result<RowCounts> CountRows() = 0;
+    // Webhook rows pending or delivering (the partial indexes only; cheap to poll).
+    virtual Result<int64_t> CountPendingDeliveries() = 0;
 
     // Retention (engine.md §6.3): deletes notification rows created before older_than and,
     // per agent, all but the newest max_per_agent rows; rows of webhook deliveries that are

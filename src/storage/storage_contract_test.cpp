@@ -833,6 +833,7 @@ TYPED_TEST(StorageContract, ReleaseDeliveryLeasesMakesLeasedRowsDueAgain) {
     ASSERT_EQ(this->S().ClaimDueDeliveries(now, 10, now + 40s)->size(), 1u);
     EXPECT_TRUE(this->S().ClaimDueDeliveries(now + 1s, 10, now + 40s)->empty());
 
+    EXPECT_EQ(*this->S().CountPendingDeliveries(), 2);  // one delivering, one pending
     auto released = this->S().ReleaseDeliveryLeases();
     ASSERT_TRUE(released.ok()) << released.error().message;
     EXPECT_EQ(*released, 1);

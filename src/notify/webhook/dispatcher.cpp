@@ -159,8 +159,8 @@ void WebhookDispatcher::WorkerLoop(int index) {
 }
 
 void WebhookDispatcher::RefreshOutboxGauge() {
-    auto counts = storage_.CountRows();
-    if (counts.ok()) outbox_pending_.Set(static_cast<double>(counts->pending_deliveries));
+    auto pending = storage_.CountPendingDeliveries();
+    if (pending.ok()) outbox_pending_.Set(static_cast<double>(*pending));
 }
 
 Result<bool> WebhookDispatcher::DeliverOne() {

@@ -138,8 +138,12 @@ protected:
 TEST_F(WebhookDispatcherTest, DeliversASignedMessageAndMarksItDelivered) {
     auto id = Queue("a1", 1);
     auto d = Make();
+    d->RefreshOutboxGauge();
+    EXPECT_NE(env_.metrics.Render().find("contex_webhook_outbox_pending 1"), std::string::npos);
     ASSERT_TRUE(DeliverOne(*d));
     EXPECT_FALSE(DeliverOne(*d));
+    d->RefreshOutboxGauge();
+    EXPECT_NE(env_.metrics.Render().find("contex_webhook_outbox_pending 0"), std::string::npos);
 
     auto requests = sender_.requests();
     ASSERT_EQ(requests.size(), 1u);

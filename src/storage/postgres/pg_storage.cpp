@@ -1069,6 +1069,19 @@ class PgStorage final : public Storage {
             });
     }
 
+    Result<int64_t> CountPendingDeliveries() override {
+        return WithConnection<int64_t>(
+            "count_pending_deliveries", [&](PgConnection& c) -> Result<int64_t> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult r, c.Exec("count_pending_deliveries",
+                                       "SELECT (SELECT count(*) FROM agent_notifications WHERE "
+                                       "delivery_status = 'pending') + (SELECT count(*) FROM "
+                                       "agent_notifications WHERE delivery_status = "
+                                       "'delivering')"));
+                return r.Int(0, 0);
+            });
+    }
+
     Result<RowCounts> CountRows() override {
         return WithConnection<RowCounts>("count_rows", [&](PgConnection& c) -> Result<RowCounts> {
             CONTEX_ASSIGN_OR_RETURN(

@@ -1233,6 +1233,17 @@ class SqliteStorage final : public Storage {
         return released;
     }
 
+    Result<int64_t> CountPendingDeliveries() override {
+        return Read<int64_t>("count_pending_deliveries", [&](Connection& c) -> Result<int64_t> {
+            CONTEX_ASSIGN_OR_RETURN(
+                auto s, c.Prepare("SELECT (SELECT count(*) FROM agent_notifications WHERE "
+                                  "delivery_status = 'pending') + (SELECT count(*) FROM "
+                                  "agent_notifications WHERE delivery_status = 'delivering')"));
+            CONTEX_ASSIGN_OR_RETURN(bool row, s->Step());
+            return row ? s->Int(0) : 0;
+        });
+    }
+
     Result<RowCounts> CountRows() override {
         return Read<RowCounts>("count_rows", [&](Connection& c) -> Result<RowCounts> {
             CONTEX_ASSIGN_OR_RETURN(
