@@ -393,8 +393,10 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
         // contribution at the list's longest length (tf only: no length lookups).
         if (view.dead_count == 0) {
             std::vector<double> values;
-            for (std::size_t i = 0; i < n_lists; ++i) {
+            // Strongest lists first; a list cannot raise the floor above its own bound.
+            for (std::size_t i = n_lists; i-- > 0;) {
                 const List& l = lists[i];
+                if (l.upper_bound <= floor) break;
                 if (l.blocks >= count) {
                     values.clear();
                     const uint32_t blocks = std::min<uint32_t>(l.blocks, static_cast<uint32_t>(4 * count));
