@@ -168,6 +168,23 @@ std::vector<Snapshot::Candidate> Snapshot::VectorCandidates(std::span<const floa
     const std::size_t dim = query.size();
     constexpr std::size_t kBlock = 256;
     float scores[kBlock];
+    // Rows [start, start + block) of segment si have approximate scores in `scores`; each
+    // is re-scored in float32 unless its score plus its proven error bound is below the
+    // current k-th exact score, so the result is exactly the float32 top-k.
+    auto rescore = [&](uint32_t si, uint32_t start, uint32_t block, auto error_bound) {
+        const SegmentView& view = segments_[si];
+        const Segment& seg = *view.segment;
+        double threshold = top.threshold();
+        for (uint32_t i = 0; i < block; ++i) {
+            const uint32_t pos = start + i;
+            if (scores[i] + error_bound(pos) < threshold) continue;
+            if (!seg.has_vector(pos) || view.IsDead(pos)) continue;
+            const float exact = Dot(query.data(), seg.vector(pos), dim);
+            if (exact < threshold) continue;
+            top.Offer({si, pos, exact});
+            threshold = top.threshold();
+        }
+    };
     for (uint32_t si = 0; si < segments_.size(); ++si) {
         const SegmentView& view = segments_[si];
         const Segment& seg = *view.segment;
@@ -184,46 +201,27 @@ std::vector<Snapshot::Candidate> Snapshot::VectorCandidates(std::span<const floa
         }
         const uint32_t n = seg.size();
         if (seg.has_int8()) {
-            // First pass on int8 rows: a row is re-scored in float32 unless its proven
-            // upper bound (plus slack for float rounding, scaled by the norms) is below
-            // the current k-th exact score, so the result is exactly the float32 top-k.
+            // First pass on int8 rows: proven upper bounds; the error term is only slack
+            // for float rounding, scaled by the norms.
             const Int8Query q8 = PrepareInt8Query(query.data(), dim, seg.int8().groups);
             const float query_norm = std::sqrt(Dot(query.data(), query.data(), dim));
             for (uint32_t start = 0; start < n; start += kBlock) {
                 const uint32_t block = std::min<uint32_t>(kBlock, n - start);
                 Int8UpperBounds(q8, seg.int8(), start, block, scores);
-                double threshold = top.threshold();
-                for (uint32_t i = 0; i < block; ++i) {
-                    const uint32_t pos = start + i;
-                    if (scores[i] + 1e-5f * (1.0f + query_norm * seg.norm(pos)) < threshold) continue;
-                    if (!seg.has_vector(pos) || view.IsDead(pos)) continue;
-                    const float exact = Dot(query.data(), seg.vector(pos), dim);
-                    if (exact < threshold) continue;
-                    top.Offer({si, pos, exact});
-                    threshold = top.threshold();
-                }
+                rescore(si, start, block, [&](uint32_t pos) {
+                    return 1e-5f * (1.0f + query_norm * seg.norm(pos));
+                });
             }
             continue;
         }
         if (seg.has_half()) {
-            // First pass on half-precision rows; a row is re-scored in float32 unless its
-            // approximate score plus the proven error bound is below the current k-th
-            // exact score, so the result is exactly the float32 top-k.
+            // First pass on half-precision rows, with the proven half-precision error bound.
             const float query_norm = std::sqrt(Dot(query.data(), query.data(), dim));
             const float bound = HalfDotErrorBound(query_norm, 1.0f, dim);
             for (uint32_t start = 0; start < n; start += kBlock) {
                 const uint32_t block = std::min<uint32_t>(kBlock, n - start);
                 DotRowsHalf(query.data(), seg.half(start), block, dim, scores);
-                double threshold = top.threshold();
-                for (uint32_t i = 0; i < block; ++i) {
-                    const uint32_t pos = start + i;
-                    if (scores[i] + bound * seg.norm(pos) < threshold) continue;
-                    if (!seg.has_vector(pos) || view.IsDead(pos)) continue;
-                    const float exact = Dot(query.data(), seg.vector(pos), dim);
-                    if (exact < threshold) continue;
-                    top.Offer({si, pos, exact});
-                    threshold = top.threshold();
-                }
+                rescore(si, start, block, [&](uint32_t pos) { return bound * seg.norm(pos); });
             }
             continue;
         }
