@@ -477,9 +477,7 @@ storage::NotificationRecord ContextEngine::MakeNotification(const storage::Agent
     n.type = std::move(type);
     n.payload = std::move(message);
     n.created_at = clock_.Now();
-    const auto* disabled = agent.data.if_contains(storage::kAgentWebhookDisabled);
-    const bool webhook_off = disabled && disabled->is_bool() && disabled->get_bool();
-    if (agent.notification_method == "webhook" && !webhook_off) {
+    if (agent.notification_method == "webhook" && !storage::WebhookDisabled(agent)) {
         n.delivery_status = "pending";
         n.next_attempt_at = n.created_at;
     }
@@ -1146,8 +1144,7 @@ Result<json::object> ContextEngine::GetStatus(const std::string& agent_id) {
     if (agent->notification_method == "webhook") {
         // Extension (docs/decisions/0004-webhooks.md): the webhook's state and its most
         // recent deliveries, newest first.
-        const auto* disabled = agent->data.if_contains(storage::kAgentWebhookDisabled);
-        o["webhook_disabled"] = disabled && disabled->is_bool() && disabled->get_bool();
+        o["webhook_disabled"] = storage::WebhookDisabled(*agent);
         json::array recent;
         for (auto it = rows.rbegin(); it != rows.rend() && recent.size() < kRecentDeliveries; ++it) {
             if (!it->delivery_status) continue;
@@ -1195,15 +1192,10 @@ public:
     }
     void SendBacklog(const std::vector<AgentMessage>& backlog) {
         std::lock_guard lock(mutex_);
-        for (const auto& m : backlog) {
-            sent_at_boundary_.insert(m.json);
-            SendLocked(m, true);
-        }
+        for (const auto& m : backlog) SendLocked(m, true);
         backlog_done_ = true;
-        for (const auto& m : pending_) {
-            if (sent_at_boundary_.count(m.json)) continue;
-            SendLocked(m);
-        }
+        // Live messages that raced the backlog: older ones and exact repeats are dropped.
+        for (const auto& m : pending_) SendLocked(m);
         pending_.clear();
     }
 
@@ -1229,7 +1221,6 @@ private:
     std::mutex mutex_;
     bool backlog_done_ = false;
     std::vector<AgentMessage> pending_;
-    std::set<std::string> sent_at_boundary_;
     std::int64_t last_sequence_ = 0;
     std::set<std::string> sent_at_last_;  // messages sent at last_sequence_
     std::unique_ptr<StreamSubscription> subscription_;  // destroyed last: unsubscribes
@@ -1960,6 +1951,7 @@ Result<std::pair<std::int64_t, std::int64_t>> ContextEngine::ReembedProject(
     std::lock_guard write(project->write_mutex);
     CONTEX_ASSIGN_OR_RETURN(auto fresh_needs, storage_.ListNeeds(project_id));
     std::map<std::string, std::vector<storage::AgentNeedRecord>> needs_by_agent;
+    std::set<std::string> agents_updated;
     std::int64_t needs_updated = 0;
     for (auto& n : fresh_needs) {
         auto it = need_vectors.find({n.agent_id, n.need_index});
@@ -1967,6 +1959,7 @@ Result<std::pair<std::int64_t, std::int64_t>> ContextEngine::ReembedProject(
             n.embedding = it->second.second;
             n.model_id = model;
             ++needs_updated;
+            agents_updated.insert(n.agent_id);
         }
         needs_by_agent[n.agent_id].push_back(std::move(n));
     }
@@ -1991,11 +1984,8 @@ Result<std::pair<std::int64_t, std::int64_t>> ContextEngine::ReembedProject(
             nodes_updated += static_cast<std::int64_t>(upserts.size());
             if (!upserts.empty()) CONTEX_TRY(tx.ReplaceNodes(data_key, {}, upserts));
         }
-        for (const auto& [agent_id, rows] : needs_by_agent) {
-            bool touched = std::any_of(rows.begin(), rows.end(), [&](const auto& r) {
-                return need_vectors.count({r.agent_id, r.need_index}) && r.model_id == model;
-            });
-            if (touched) CONTEX_TRY(tx.ReplaceAgentNeeds(agent_id, rows));
+        for (const auto& agent_id : agents_updated) {
+            CONTEX_TRY(tx.ReplaceAgentNeeds(agent_id, needs_by_agent[agent_id]));
         }
         return OkStatus();
     }));

@@ -97,6 +97,10 @@ struct AgentRecord {
 // Set to true in AgentRecord::data when a webhook receiver answered 410 Gone: no more
 // webhook deliveries are queued for the agent until it registers again.
 inline constexpr std::string_view kAgentWebhookDisabled = "webhook_disabled";
+inline bool WebhookDisabled(const AgentRecord& agent) {
+    const auto* flag = agent.data.if_contains(kAgentWebhookDisabled);
+    return flag && flag->is_bool() && flag->get_bool();
+}
 
 // One row of `agent_needs`.
 struct AgentNeedRecord {

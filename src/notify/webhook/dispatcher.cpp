@@ -29,11 +29,6 @@ std::function<double()> DefaultJitter() {
     };
 }
 
-bool WebhookDisabled(const storage::AgentRecord& agent) {
-    const auto* flag = agent.data.if_contains(storage::kAgentWebhookDisabled);
-    return flag && flag->is_bool() && flag->get_bool();
-}
-
 std::string AttemptError(const SendOutcome& outcome) {
     if (outcome.status) return "HTTP " + std::to_string(*outcome.status);
     return outcome.error.empty() ? std::string("no response") : outcome.error;
@@ -188,7 +183,7 @@ Status WebhookDispatcher::Attempt(storage::NotificationRecord row) {
     if (!agent || agent->notification_method != "webhook" || !agent->webhook_url) {
         return Finish(row, "cancelled", "the agent no longer receives webhooks");
     }
-    if (WebhookDisabled(*agent)) {
+    if (storage::WebhookDisabled(*agent)) {
         return Finish(row, "failed", "webhook disabled: the receiver answered 410 Gone");
     }
     if (now - row.created_at > options_.max_age) {

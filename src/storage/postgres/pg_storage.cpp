@@ -91,7 +91,8 @@ std::string Unpad(std::string s) {
     return s;
 }
 
-Result<NodeRecord> ReadNode(const PgResult& r, int i) {
+// Columns 0-10 of a node row, the same in text and binary format.
+Result<NodeRecord> ReadNodeColumns(const PgResult& r, int i) {
     NodeRecord n;
     n.project_id = r.Str(i, 0);
     n.data_key = r.Str(i, 1);
@@ -104,6 +105,11 @@ Result<NodeRecord> ReadNode(const PgResult& r, int i) {
     n.model_id = r.Str(i, 8);
     CONTEX_ASSIGN_OR_RETURN(n.data, ParseJsonObjectColumn(r.Text(i, 9)));
     CONTEX_ASSIGN_OR_RETURN(n.metadata, ParseJsonObjectColumn(r.Text(i, 10)));
+    return n;
+}
+
+Result<NodeRecord> ReadNode(const PgResult& r, int i) {
+    CONTEX_ASSIGN_OR_RETURN(NodeRecord n, ReadNodeColumns(r, i));
     n.node_index = static_cast<int>(r.Int(i, 11));
     if (!r.IsNull(i, 12)) {
         CONTEX_ASSIGN_OR_RETURN(n.embedding, DecodeVector(r.Bytes(i, 12)));
@@ -114,18 +120,7 @@ Result<NodeRecord> ReadNode(const PgResult& r, int i) {
 // The same columns fetched in binary format (StreamNodes): text columns are raw bytes, the
 // vector is the raw BYTEA, node_index a big-endian int4.
 Result<NodeRecord> ReadNodeBinary(const PgResult& r, int i) {
-    NodeRecord n;
-    n.project_id = r.Str(i, 0);
-    n.data_key = r.Str(i, 1);
-    n.node_key = r.Str(i, 2);
-    n.node_path = r.Str(i, 3);
-    n.node_type = r.Str(i, 4);
-    n.description = r.Str(i, 5);
-    n.data_format = r.Str(i, 6);
-    n.text_hash = Unpad(r.Str(i, 7));
-    n.model_id = r.Str(i, 8);
-    CONTEX_ASSIGN_OR_RETURN(n.data, ParseJsonObjectColumn(r.Text(i, 9)));
-    CONTEX_ASSIGN_OR_RETURN(n.metadata, ParseJsonObjectColumn(r.Text(i, 10)));
+    CONTEX_ASSIGN_OR_RETURN(NodeRecord n, ReadNodeColumns(r, i));
     n.node_index = r.BinaryInt32(i, 11);
     if (!r.IsNull(i, 12)) {
         CONTEX_ASSIGN_OR_RETURN(n.embedding, DecodeVector(r.Text(i, 12)));
