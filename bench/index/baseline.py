@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Baselines for the index benchmark: hnswlib and FAISS on the same vectors.
 
-Usage: baseline.py DATA_DIR N [N ...] [--queries Q] [--skip-hnsw-above N]
+Usage: baseline.py DATA_DIR N [N ...] [--queries Q] [--skip-hnsw-above N] [--ef 128,64,256]
 Single-threaded queries, one at a time (top-10), as the engine issues them; latencies
 include the Python call overhead (a few microseconds). Prints one JSON line per run.
 """
@@ -48,8 +48,10 @@ def main():
     ap.add_argument("--build-threads", type=int, default=os.cpu_count())
     ap.add_argument("--skip-hnsw-above", type=int, default=10**9)
     ap.add_argument("--skip", default="", help="comma list of engines to skip")
+    ap.add_argument("--ef", default="128", help="comma list of ef_search values (same graph)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
+    efs = [int(e) for e in args.ef.split(",")]
     import faiss
     import hnswlib
     for n in args.sizes:
@@ -68,24 +70,32 @@ def main():
             index.init_index(max_elements=n, M=16, ef_construction=200, random_seed=100)
             index.set_num_threads(args.build_threads)
             t0 = time.perf_counter()
+            c0 = time.process_time()
             index.add_items(base, np.arange(n))
+            build_cpu = time.process_time() - c0
             build = time.perf_counter() - t0
             index.set_num_threads(1)
-            index.set_ef(128)
-            r = measure(lambda x: index.knn_query(x, k=10)[0][0], q, gt)
-            print(json.dumps({"engine": "hnswlib", "n": n, "build_s": build, **r}), flush=True)
+            for ef in efs:
+                index.set_ef(ef)
+                r = measure(lambda x: index.knn_query(x, k=10)[0][0], q, gt)
+                print(json.dumps({"engine": "hnswlib", "n": n, "ef": ef, "build_s": build,
+                                  "build_cpu_s": build_cpu, **r}), flush=True)
             del index
         if "faiss-hnsw" not in skip:
             faiss.omp_set_num_threads(args.build_threads)
             hnsw = faiss.IndexHNSWFlat(DIM, 16, faiss.METRIC_INNER_PRODUCT)
             hnsw.hnsw.efConstruction = 200
             t0 = time.perf_counter()
+            c0 = time.process_time()
             hnsw.add(base)
+            build_cpu = time.process_time() - c0
             build = time.perf_counter() - t0
             faiss.omp_set_num_threads(1)
-            hnsw.hnsw.efSearch = 128
-            r = measure(lambda x: hnsw.search(x, 10)[1][0], q, gt)
-            print(json.dumps({"engine": "faiss-hnsw", "n": n, "build_s": build, **r}), flush=True)
+            for ef in efs:
+                hnsw.hnsw.efSearch = ef
+                r = measure(lambda x: hnsw.search(x, 10)[1][0], q, gt)
+                print(json.dumps({"engine": "faiss-hnsw", "n": n, "ef": ef, "build_s": build,
+                                  "build_cpu_s": build_cpu, **r}), flush=True)
             del hnsw
 
 

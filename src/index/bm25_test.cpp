@@ -235,3 +235,52 @@ TEST(Bm25Index, BlockMaxTopKEqualsExhaustiveScoringWithTies) {
 
 }  // namespace
 }  // namespace contex::index
+
+namespace contex::index {
+namespace {
+
+// Exact scores take the term frequency from the posting's 2-byte impact, which caps it at
+// Segment::kImpactTfCap; larger frequencies must still be scored with their true value.
+TEST(Bm25Index, ScoresTermFrequenciesAboveTheImpactCap) {
+    auto repeat = [](const std::string& word, int times) {
+        std::string t;
+        for (int i = 0; i < times; ++i) t += word + " ";
+        return t;
+    };
+    std::vector<IndexEntry> entries = {
+        testing::Entry("a", "ka", repeat("spam", 300) + "ham"),
+        testing::Entry("b", "kb", repeat("spam", 256)),
+        testing::Entry("c", "kc", repeat("spam", 254) + "ham eggs"),
+        testing::Entry("d", "kd", "spam ham eggs toast")};
+    std::map<std::string, std::string> texts;
+    for (const IndexEntry& e : entries) texts[e.node_key] = e.text;
+    for (int i = 0; i < 40; ++i) {
+        entries.push_back(testing::Entry("f" + std::to_string(i), "kf", "toast filler " + std::to_string(i)));
+        texts[entries.back().node_key] = entries.back().text;
+    }
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    auto snap = index.snapshot();
+    for (const char* query : {"spam", "spam ham", "spam eggs toast"}) {
+        auto terms = snap->analyzer().QueryTerms(query);
+        std::vector<std::pair<double, std::string>> oracle;
+        for (const auto& [key, t] : texts) {
+            const double s = snap->Bm25(terms, snap->analyzer().Count(t));
+            if (s > 0) oracle.emplace_back(s, key);
+        }
+        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
+            return x.first != y.first ? x.first > y.first : x.second < y.second;
+        });
+        SearchParams p = testing::Wide(0.5f, 0.0f, 3);
+        p.min_candidates = 3;
+        auto hits = snap->Search({}, query, p);
+        ASSERT_EQ(hits.size(), 3u) << query;
+        for (std::size_t i = 0; i < hits.size(); ++i) {
+            EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " i=" << i;
+            EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first)) << query << " i=" << i;
+        }
+    }
+}
+
+}  // namespace
+}  // namespace contex::index

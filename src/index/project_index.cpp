@@ -7,6 +7,10 @@
 #include <limits>
 #include <thread>
 
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
+
 #include "index/fusion.hpp"
 #include "index/segment.hpp"
 #include "index/vector_kernels.hpp"
@@ -443,6 +447,29 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             }
             uint32_t lo = std::max(l.cur, l.shallow * kBlock);
             const uint32_t hi = std::min(l.size, (l.shallow + 1) * kBlock);
+#if defined(__SSE2__)
+            // Sixteen documents per step without a data-dependent branch per document
+            // (that exit branch was the seek's main cost): they are sorted, so the number
+            // below `doc` is the distance to the first >= doc. SSE2 compares signed, so
+            // both sides are offset by 2^31.
+            const __m128i bias = _mm_set1_epi32(std::numeric_limits<int32_t>::min());
+            const __m128i target = _mm_xor_si128(_mm_set1_epi32(static_cast<int32_t>(doc)), bias);
+            auto below = [&](const uint32_t* p) {
+                const __m128i v = _mm_xor_si128(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)), bias);
+                return _mm_movemask_ps(_mm_castsi128_ps(_mm_cmplt_epi32(v, target)));
+            };
+            while (lo + 16 <= hi) {
+                const unsigned mask = static_cast<unsigned>(
+                    below(l.docs + lo) | below(l.docs + lo + 4) << 4 | below(l.docs + lo + 8) << 8 |
+                    below(l.docs + lo + 12) << 12);
+                const uint32_t count = static_cast<uint32_t>(__builtin_popcount(mask));
+                lo += count;
+                if (count < 16) {
+                    l.cur = lo;
+                    return;
+                }
+            }
+#endif
             for (int step = 0; step < 16 && lo < hi && l.docs[lo] < doc; ++step) ++lo;
             if (lo < hi && l.docs[lo] < doc) {
                 lo = static_cast<uint32_t>(std::lower_bound(l.docs + lo, l.docs + hi, doc) - l.docs);
@@ -521,7 +548,12 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 double score = 0;
                 for (std::size_t i : by_term) {
                     const List& l = lists[i];
-                    if (l.doc() == doc) score += Bm25TermScore(l.idf, k1_plus_1, l.tfs[l.cur], norm);
+                    if (l.doc() != doc) continue;
+                    // The impact holds the tf below its cap, and its line is already
+                    // cached (the bounds read it); the tf array is a further miss.
+                    const uint32_t capped = static_cast<uint32_t>(l.impacts[l.cur] >> 8);
+                    const uint32_t tf = capped < Segment::kImpactTfCap ? capped : l.tfs[l.cur];
+                    score += Bm25TermScore(l.idf, k1_plus_1, tf, norm);
                 }
                 top.Offer({si, doc, score});
             }
