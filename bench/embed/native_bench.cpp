@@ -1,11 +1,12 @@
 // Benchmark driver for the native BERT runtime (issue 4): sentences/s over the
 // length-sorted inputs written by make_minilm_random.py, and batch-1 latency.
 //
-//   native_bench MODEL_DIR fp32|int8 WORKERS INTRA_THREADS [BATCH]
+//   native_bench MODEL_DIR fp32|int8 THREADS [BATCH]
 //
-// WORKERS threads each own a Workspace with INTRA_THREADS oneDNN threads and pull batches
-// of BATCH (default 32) consecutive length-sorted inputs from a shared counter; latency
-// uses one Workspace with WORKERS * INTRA_THREADS threads. Prints one JSON object.
+// Throughput: THREADS workers each own a Workspace and pull batches of BATCH (default 32)
+// consecutive length-sorted inputs from a shared counter (how the embedding service runs
+// them). Latency: batch-1 calls on one Workspace with an IntraOpTeam of THREADS - 1
+// helpers (how the service runs a lone short request). Prints one JSON object.
 #include <time.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "common/json.hpp"
 #include "embed/native/bert_model.hpp"
 #include "embed/native/file_util.hpp"
+#include "embed/native/intra_op_team.hpp"
 
 using contex::embed::native::BertModel;
 using contex::embed::native::Precision;
@@ -49,15 +51,14 @@ std::vector<int32_t> ToIds(const contex::json::value& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-    if (argc < 5) {
-        std::fprintf(stderr, "usage: %s MODEL_DIR fp32|int8 WORKERS INTRA_THREADS [BATCH]\n", argv[0]);
+    if (argc < 4) {
+        std::fprintf(stderr, "usage: %s MODEL_DIR fp32|int8 THREADS [BATCH]\n", argv[0]);
         return 2;
     }
     const std::string dir = argv[1];
     const Precision precision = std::string(argv[2]) == "int8" ? Precision::kInt8 : Precision::kFp32;
     const int workers = std::atoi(argv[3]);
-    const int intra = std::atoi(argv[4]);
-    const std::size_t batch_size = argc > 5 ? static_cast<std::size_t>(std::atoi(argv[5])) : 32;
+    const std::size_t batch_size = argc > 4 ? static_cast<std::size_t>(std::atoi(argv[4])) : 32;
 
     auto model = BertModel::Load(dir, precision);
     if (!model.ok()) {
@@ -79,7 +80,7 @@ int main(int argc, char** argv) {
     }
 
     std::vector<std::unique_ptr<BertModel::Workspace>> spaces;
-    for (int w = 0; w < workers; ++w) spaces.push_back((*model)->NewWorkspace(intra));
+    for (int w = 0; w < workers; ++w) spaces.push_back((*model)->NewWorkspace());
     double cpu_seconds = 0;
     auto pass = [&]() -> double {
         std::atomic<std::size_t> next{0};
@@ -113,28 +114,35 @@ int main(int argc, char** argv) {
         cpu_rates.push_back(static_cast<double>(seqs.size()) / cpu_seconds);
     }
 
-    auto latency_ws = (*model)->NewWorkspace(workers * intra);
+    auto latency_ws = (*model)->NewWorkspace();
+    contex::embed::native::IntraOpTeam team(workers - 1);
     std::string latency_json;
+    // NATIVE_BENCH_LATENCY_ONLY=16 (or 128) measures that length alone (for profiling).
+    const char* only = std::getenv("NATIVE_BENCH_LATENCY_ONLY");
     for (const char* n : {"16", "128"}) {
+        if (only != nullptr && (std::string(only) == "16" || std::string(only) == "128") &&
+            std::string(only) != n) {
+            continue;
+        }
         const std::vector<std::vector<int32_t>> one = {ToIds(inputs->at("latency").at(n))};
         std::vector<float> out;
-        for (int i = 0; i < 10; ++i) (void)(*model)->Encode(*latency_ws, one, out);
+        for (int i = 0; i < 10; ++i) (void)(*model)->Encode(*latency_ws, one, out, &team);
         std::vector<double> ms, cpu_ms;
         for (int i = 0; i < 200; ++i) {
             const double c0 = ProcessCpuSeconds();
             const auto t0 = Clock::now();
-            (void)(*model)->Encode(*latency_ws, one, out);
+            (void)(*model)->Encode(*latency_ws, one, out, &team);
             ms.push_back(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
             cpu_ms.push_back((ProcessCpuSeconds() - c0) * 1e3);
         }
         latency_json += ", \"latency_ms_" + std::string(n) + "\": " + std::to_string(Median(ms)) +
                         ", \"latency_cpu_ms_" + std::string(n) + "\": " + std::to_string(Median(cpu_ms));
     }
-    std::printf("{\"runtime\": \"native\", \"precision\": \"%s\", \"workers\": %d, \"intra\": %d, "
+    std::printf("{\"runtime\": \"native\", \"precision\": \"%s\", \"threads\": %d, "
                 "\"batch\": %zu, \"kernels\": \"%s\", \"sentences_per_s\": %.1f, "
                 "\"sentences_per_s_runs\": [%.1f, %.1f, %.1f], \"sentences_per_cpu_s\": %.1f, "
                 "\"cold_pass_sentences_per_s\": %.1f%s}\n",
-                argv[2], workers, intra, batch_size, std::string((*model)->kernels_name()).c_str(),
+                argv[2], workers, batch_size, std::string((*model)->kernels_name()).c_str(),
                 Median(rates), rates[0], rates[passes > 1 ? 1 : 0], rates[passes > 2 ? 2 : 0], Median(cpu_rates), cold,
                 latency_json.c_str());
     return 0;

@@ -10,8 +10,7 @@
 # Both sides run with OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE unset. On these VMs OpenBLAS
 # then detects the CPU as "Prescott" (SSE3 kernels, ~23 GFLOP/s), so PyTorch is also run
 # with each core type in TORCH_OPENBLAS_CORETYPES (default "SkylakeX", ~88 GFLOP/s): the
-# fastest PyTorch is the baseline. TORCH_SKIP_DEFAULT=1 skips the unset-core-type run;
-# SKIP_INTRA=1 skips the single-workspace 2-thread runs.
+# fastest PyTorch is the baseline. TORCH_SKIP_DEFAULT=1 skips the unset-core-type run.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:?usage: run.sh BUILD_DIR}
@@ -36,15 +35,9 @@ torch() {
 echo "# nproc $(nproc); cpu $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 for threads in 1 2; do
   load
-  # WORKERS=threads workspaces of 1 oneDNN thread each (latency: one workspace, threads).
-  run "$bin" "$work/model" fp32 "$threads" 1
-  run "$bin" "$work/model" int8 "$threads" 1
+  # Throughput: `threads` workers; latency: one call with a team of `threads` members.
+  run "$bin" "$work/model" fp32 "$threads"
+  run "$bin" "$work/model" int8 "$threads"
   torch "$threads"
 done
 load
-if [ -z "${SKIP_INTRA:-}" ]; then
-  # One workspace with 2 intra-op threads, for comparison with 2 workers.
-  run "$bin" "$work/model" fp32 1 2
-  run "$bin" "$work/model" int8 1 2
-  load
-fi

@@ -78,7 +78,8 @@ Result<std::unique_ptr<Embedder>> CreateEmbedder(const EmbeddingConfig& config,
 #ifdef CONTEX_HAVE_EMBED_NATIVE
             CONTEX_ASSIGN_OR_RETURN(auto dir, FetchModel(config, {}));
             CONTEX_ASSIGN_OR_RETURN(
-                auto e, LocalEmbedder::Load(dir, config.precision, LocalModelId(config, dir)));
+                auto e, LocalEmbedder::Load(dir, config.precision, LocalModelId(config, dir),
+                                            config.EffectiveThreads()));
             return std::unique_ptr<Embedder>(std::move(e));
 #else
             return Unavailable("this build has no native embedding runtime (embed/native)");

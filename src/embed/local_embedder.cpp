@@ -4,19 +4,23 @@ namespace contex::embed {
 
 Result<std::unique_ptr<LocalEmbedder>> LocalEmbedder::Load(const std::filesystem::path& dir,
                                                            Precision precision,
-                                                           std::string model_id) {
+                                                           std::string model_id, int threads) {
     CONTEX_ASSIGN_OR_RETURN(auto tokenizer, native::WordPieceTokenizer::Load(dir));
     CONTEX_ASSIGN_OR_RETURN(
         auto model,
         native::BertModel::Load(dir, precision == Precision::kInt8 ? native::Precision::kInt8
                                                                    : native::Precision::kFp32));
     return std::unique_ptr<LocalEmbedder>(
-        new LocalEmbedder(std::move(model), std::move(tokenizer), std::move(model_id)));
+        new LocalEmbedder(std::move(model), std::move(tokenizer), std::move(model_id), threads));
 }
 
 LocalEmbedder::LocalEmbedder(std::unique_ptr<native::BertModel> model,
-                             native::WordPieceTokenizer tokenizer, std::string model_id)
-    : model_(std::move(model)), tokenizer_(std::move(tokenizer)), model_id_(std::move(model_id)) {}
+                             native::WordPieceTokenizer tokenizer, std::string model_id,
+                             int threads)
+    : model_(std::move(model)),
+      tokenizer_(std::move(tokenizer)),
+      model_id_(std::move(model_id)),
+      team_(std::max(0, threads - 1)) {}
 
 std::unique_ptr<native::BertModel::Workspace> LocalEmbedder::AcquireWorkspace() {
     {
@@ -27,7 +31,7 @@ std::unique_ptr<native::BertModel::Workspace> LocalEmbedder::AcquireWorkspace() 
             return ws;
         }
     }
-    return model_->NewWorkspace(1);  // one per concurrent caller; parallelism = callers
+    return model_->NewWorkspace();  // one per concurrent caller
 }
 
 void LocalEmbedder::ReleaseWorkspace(std::unique_ptr<native::BertModel::Workspace> ws) {
@@ -43,7 +47,9 @@ Result<std::vector<Vector>> LocalEmbedder::Embed(std::span<const std::string> te
     for (const auto& t : texts) ids.push_back(tokenizer_.Encode(t, max_len));
     auto ws = AcquireWorkspace();
     std::vector<float> flat;
-    Status st = model_->Encode(*ws, ids, flat);
+    const bool alone = in_flight_.fetch_add(1, std::memory_order_acq_rel) == 0;
+    Status st = model_->Encode(*ws, ids, flat, alone ? &team_ : nullptr);
+    in_flight_.fetch_sub(1, std::memory_order_acq_rel);
     ReleaseWorkspace(std::move(ws));
     CONTEX_TRY(st);
     const std::size_t d = static_cast<std::size_t>(dim());

@@ -2,6 +2,7 @@
 // Built only when contex::embed_native is part of the build (CONTEX_HAVE_EMBED_NATIVE).
 #pragma once
 
+#include <atomic>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -10,19 +11,24 @@
 #include "embed/config.hpp"
 #include "embed/embedder.hpp"
 #include "embed/native/bert_model.hpp"
+#include "embed/native/intra_op_team.hpp"
 #include "embed/native/tokenizer.hpp"
 
 namespace contex::embed {
 
 // One shared, read-only model and tokenizer; each concurrent Embed call borrows its own
 // Workspace from a free list (the list's mutex is held only to pop/push, never during
-// inference). Thread-safe.
+// inference). A call that runs alone also borrows an IntraOpTeam, so one short query
+// uses every core the embedder was given; concurrent calls each run on their own thread.
+// Thread-safe.
 class LocalEmbedder final : public Embedder {
   public:
-    // Loads tokenizer and weights from `dir`. Errors from BertModel::Load /
-    // WordPieceTokenizer::Load (kNotFound, kInvalidArgument, kInternal).
+    // Loads tokenizer and weights from `dir`. `threads`: cores one lone call may use
+    // (EMBEDDING_THREADS; threads - 1 helper threads are started). Errors from
+    // BertModel::Load / WordPieceTokenizer::Load (kNotFound, kInvalidArgument, kInternal).
     static Result<std::unique_ptr<LocalEmbedder>> Load(const std::filesystem::path& dir,
-                                                       Precision precision, std::string model_id);
+                                                       Precision precision, std::string model_id,
+                                                       int threads = 1);
 
     const std::string& model_id() const override { return model_id_; }
     int dim() const override { return model_->info().hidden; }
@@ -38,7 +44,7 @@ class LocalEmbedder final : public Embedder {
 
   private:
     LocalEmbedder(std::unique_ptr<native::BertModel> model, native::WordPieceTokenizer tokenizer,
-                  std::string model_id);
+                  std::string model_id, int threads);
     std::unique_ptr<native::BertModel::Workspace> AcquireWorkspace();
     void ReleaseWorkspace(std::unique_ptr<native::BertModel::Workspace> ws);
 
@@ -47,6 +53,8 @@ class LocalEmbedder final : public Embedder {
     std::string model_id_;
     std::mutex free_mutex_;
     std::vector<std::unique_ptr<native::BertModel::Workspace>> free_;  // guarded by free_mutex_
+    native::IntraOpTeam team_;
+    std::atomic<int> in_flight_{0};  // Embed calls running: the team goes to a lone one
 };
 
 }  // namespace contex::embed

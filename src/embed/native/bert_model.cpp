@@ -8,13 +8,16 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <map>
+#include <tuple>
 #include <optional>
 #include <string_view>
 #include <utility>
 
 #include "common/json.hpp"
 #include "embed/native/file_util.hpp"
+#include "embed/native/intra_op_team.hpp"
 #include "embed/native/kernels.hpp"
 #include "embed/native/safetensors.hpp"
 
@@ -34,6 +37,10 @@ constexpr int64_t kLayoutProbeRows = 128;
 // distinct GEMM shapes, hence cached primitives, to 4 * kRowBlock per workspace. (256-row
 // blocks measured no faster for fp32.)
 constexpr int64_t kRowBlock = 128;
+// Batches of at most this many tokens may borrow an IntraOpTeam: latency-bound calls
+// whose GEMMs are too small to keep one core busy on their own. Bigger batches come from
+// bulk work, where several workers already occupy the cores.
+constexpr int64_t kTeamMaxRows = 256;
 
 enum LinearKind { kQkv = 0, kAttnOut = 1, kFfnUp = 2, kFfnDown = 3 };
 
@@ -45,7 +52,45 @@ struct Linear {
     dnnl::memory weights;            // oneDNN's blocked layout, f32 or s8
     std::vector<float> col_scale;    // int8: per-output-channel weight scale
     std::vector<int32_t> comp;       // int8: 128 * sum_k(wq), undoes the u8 zero point
+    // oneDNN's blocked layouts keep each block of `column_block` output columns (all of
+    // k) contiguous, `column_block_bytes` apart, so a run of whole blocks is itself a
+    // valid weight matrix: team members each multiply by their own column range.
+    // 0 when the chosen layout is not of that form (the call then runs on one thread).
+    int64_t column_block = 0;
+    std::size_t column_block_bytes = 0;
 };
+
+// Output columns [begin, end) of `l` computed by member `part` of `parts`: whole column
+// blocks, split as evenly as blocks allow (possibly empty).
+std::pair<int64_t, int64_t> ColumnRange(const Linear& l, int part, int parts) {
+    const int64_t blocks = (l.n + l.column_block - 1) / l.column_block;
+    const int64_t begin = blocks * part / parts * l.column_block;
+    const int64_t end = std::min<int64_t>(l.n, blocks * (part + 1) / parts * l.column_block);
+    return {begin, std::max(begin, end)};
+}
+
+// Column block size and stride when `desc` stores whole column blocks contiguously
+// (see Linear::column_block), else {0, 0}.
+std::pair<int64_t, std::size_t> ColumnBlocking(const dnnl::memory::desc& desc) {
+    const dnnl_memory_desc_t& d = desc.data;
+    if (d.ndims != 2 || d.format_kind != dnnl_blocked || d.offset0 != 0 || d.extra.flags != 0) {
+        return {0, 0};
+    }
+    const auto& b = d.format_desc.blocking;
+    int64_t column_block = 1, row_block = 1;
+    for (int i = 0; i < b.inner_nblks; ++i) {
+        (b.inner_idxs[i] == 1 ? column_block : row_block) *= b.inner_blks[i];
+    }
+    // Dense, column blocks outermost: a column block holds all row blocks back to back.
+    const int64_t row_blocks = d.padded_dims[0] / row_block;
+    if (b.strides[1] != d.padded_dims[0] * column_block ||
+        (row_blocks > 1 && b.strides[0] * row_blocks != b.strides[1])) {
+        return {0, 0};
+    }
+    const std::size_t element = desc.get_size() / static_cast<std::size_t>(
+                                                     d.padded_dims[0] * d.padded_dims[1]);
+    return {column_block, static_cast<std::size_t>(b.strides[1]) * element};
+}
 
 struct Layer {
     Linear qkv, attn_out, ffn_up, ffn_down;
@@ -138,37 +183,92 @@ struct BertModel::Impl {
     std::vector<float> word, position, token_type, emb_gamma, emb_beta;
     std::vector<Layer> layers;
     int weight_qmax = 127;
+    bool splittable = false;  // every Linear has a column_block: calls may use a team
 
     Result<Linear> MakeLinear(std::vector<float> w, std::vector<float> bias, int n, int k) const;
 };
 
+// A GEMM primitive with its memory objects; data handles are set per call (creating
+// memory objects costs an allocation each, three per product).
+struct BoundGemm {
+    dnnl::matmul primitive;
+    dnnl::memory src, weights, dst;
+};
+// (kind, rows, first column, end column) -> primitive.
+using GemmCache = std::map<std::tuple<int, int64_t, int64_t, int64_t>, BoundGemm>;
+
 struct BertModel::Workspace::State {
     const BertModel::Impl* model = nullptr;
-    int threads = 1;
     dnnl::stream stream;
-    std::map<std::pair<int, int64_t>, dnnl::matmul> primitives;
+    GemmCache primitives;
     Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale, row_buf;
     Buffer<int32_t> acc;
     Buffer<uint8_t> quant;
 
+    // What one IntraOpTeam member needs of its own: a stream, the primitives for its
+    // column ranges, its GEMM output and attention scratch.
+    struct Member {
+        dnnl::stream stream;
+        GemmCache primitives;
+        Buffer<float> out, scratch;
+        Buffer<int32_t> acc;
+    };
+    std::vector<std::unique_ptr<Member>> members;  // index = lease member, grown on demand
+
+    Member& MemberState(int index) { return *members[static_cast<std::size_t>(index)]; }
+    void EnsureMembers(int count) {
+        while (members.size() < static_cast<std::size_t>(count)) {
+            auto mem = std::make_unique<Member>();
+            mem->stream = dnnl::stream(model->engine);
+            members.push_back(std::move(mem));
+        }
+    }
+
     // dst = src x W^T for M rows (f32 -> f32, or u8 -> s32 in int8 mode).
     void Gemm(LinearKind kind, const Linear& l, const void* src, int64_t m, void* dst) {
-        const bool int8 = model->precision == Precision::kInt8;
-        const dnnl::memory::desc src_md({m, l.k}, int8 ? dt::u8 : dt::f32, tag::ab);
-        const dnnl::memory::desc dst_md({m, l.n}, int8 ? dt::s32 : dt::f32, tag::ab);
-        const auto key = std::make_pair(static_cast<int>(kind), m);
-        auto it = primitives.find(key);
-        if (it == primitives.end()) {
-            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, l.weights_desc, dst_md),
+        Run(primitives, stream, {static_cast<int>(kind), m, 0, l.n}, l, l.weights_desc,
+            l.weights.get_data_handle(), src, dst);
+    }
+
+    // Columns [begin, end) of dst = src x W^T for M rows into the dense m x (end - begin)
+    // buffer `dst`, on `mem`'s stream: the weights of whole column blocks are a slice of
+    // the blocked buffer.
+    void GemmColumns(Member& mem, LinearKind kind, const Linear& l, const void* src, int64_t m,
+                     int64_t begin, int64_t end, void* dst) {
+        dnnl_memory_desc_t part = l.weights_desc.data;
+        part.dims[1] = end - begin;
+        part.padded_dims[1] = (end - begin + l.column_block - 1) / l.column_block * l.column_block;
+        auto* base = static_cast<char*>(l.weights.get_data_handle());
+        Run(mem.primitives, mem.stream, {static_cast<int>(kind), m, begin, end}, l,
+            dnnl::memory::desc(part),
+            base + static_cast<std::size_t>(begin / l.column_block) * l.column_block_bytes, src,
+            dst);
+    }
+
+    void Run(GemmCache& cache, dnnl::stream& on, const GemmCache::key_type& key, const Linear& l,
+             const dnnl::memory::desc& weights_md, void* weights, const void* src, void* dst) {
+        auto it = cache.find(key);
+        if (it == cache.end()) {
+            const bool int8 = model->precision == Precision::kInt8;
+            const auto [kind, m, begin, end] = key;
+            const dnnl::memory::desc src_md({m, l.k}, int8 ? dt::u8 : dt::f32, tag::ab);
+            const dnnl::memory::desc dst_md({m, end - begin}, int8 ? dt::s32 : dt::f32, tag::ab);
+            dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src_md, weights_md, dst_md),
                                             model->engine);
-            it = primitives.emplace(key, dnnl::matmul(pd)).first;
+            const auto& engine = model->engine;
+            it = cache.emplace(key, BoundGemm{dnnl::matmul(pd),
+                                              dnnl::memory(src_md, engine, DNNL_MEMORY_NONE),
+                                              dnnl::memory(weights_md, engine, DNNL_MEMORY_NONE),
+                                              dnnl::memory(dst_md, engine, DNNL_MEMORY_NONE)})
+                     .first;
         }
-        dnnl::memory src_mem(src_md, model->engine, const_cast<void*>(src));
-        dnnl::memory dst_mem(dst_md, model->engine, dst);
-        it->second.execute(stream, {{DNNL_ARG_SRC, src_mem},
-                                    {DNNL_ARG_WEIGHTS, l.weights},
-                                    {DNNL_ARG_DST, dst_mem}});
-        stream.wait();
+        BoundGemm& g = it->second;
+        g.src.set_data_handle(const_cast<void*>(src));
+        g.weights.set_data_handle(weights);
+        g.dst.set_data_handle(dst);
+        g.primitive.execute(on, {{DNNL_ARG_SRC, g.src}, {DNNL_ARG_WEIGHTS, g.weights},
+                                 {DNNL_ARG_DST, g.dst}});
+        on.wait();
     }
 };
 
@@ -219,6 +319,7 @@ Result<Linear> BertModel::Impl::MakeLinear(std::vector<float> w, std::vector<flo
         dnnl::memory plain(plain_md, engine, plain_data);
         dnnl::reorder(plain, l.weights).execute(stream, plain, l.weights);
         stream.wait();
+        std::tie(l.column_block, l.column_block_bytes) = ColumnBlocking(l.weights_desc);
     } catch (const dnnl::error& e) {
         return Internal(std::string("oneDNN failed to prepare weights: ") + e.what());
     }
@@ -233,6 +334,7 @@ BertModel::Workspace::~Workspace() = default;
 const ModelInfo& BertModel::info() const { return impl_->info; }
 Precision BertModel::precision() const { return impl_->precision; }
 std::string_view BertModel::kernels_name() const { return impl_->kernels->name; }
+bool BertModel::supports_team() const { return impl_->splittable; }
 
 Result<std::unique_ptr<BertModel>> BertModel::Load(const fs::path& dir, Precision precision,
                                                    const LoadOptions& options) {
@@ -366,19 +468,22 @@ Result<std::unique_ptr<BertModel>> BertModel::Load(const fs::path& dir, Precisio
         CONTEX_TRY(load_linear(p + "output.dense", h, inter, layer.ffn_down));
         CONTEX_TRY(read_ln(p + "output.LayerNorm", layer.ln2_gamma, layer.ln2_beta));
     }
+    impl->splittable = std::all_of(impl->layers.begin(), impl->layers.end(), [](const Layer& l) {
+        return l.qkv.column_block > 0 && l.attn_out.column_block > 0 &&
+               l.ffn_up.column_block > 0 && l.ffn_down.column_block > 0;
+    });
     return std::unique_ptr<BertModel>(new BertModel(std::move(impl)));
 }
 
-std::unique_ptr<BertModel::Workspace> BertModel::NewWorkspace(int threads) const {
+std::unique_ptr<BertModel::Workspace> BertModel::NewWorkspace() const {
     auto state = std::make_unique<Workspace::State>();
     state->model = impl_.get();
-    state->threads = std::max(1, threads);
     state->stream = dnnl::stream(impl_->engine);
     return std::unique_ptr<Workspace>(new Workspace(std::move(state)));
 }
 
 Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32_t>> batch,
-                         std::vector<float>& out) const {
+                         std::vector<float>& out, IntraOpTeam* team) const {
     const Impl& m = *impl_;
     Workspace::State& s = *workspace.state_;
     if (s.model != impl_.get()) return InvalidArgument("workspace belongs to another model");
@@ -429,28 +534,106 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     auto quantize = [&](const float* src, int64_t n, int width) {
         for (int64_t r = 0; r < n; ++r) rs[r] = k.quantize_u8(row(src, r, width), row(xq, r, width), width);
     };
-    // dst = src W^T for `n` rows, then epilogue(r, row) on each output row. fp32: row
-    // points into dst and has no bias yet. int8: the caller has already quantised src into
-    // xq/rs; row is the dequantised output row, bias included, in a small buffer that
-    // stays in L1 (dst is not written unless the epilogue copies it there).
+
+    // A small batch borrows the team's idle cores when it is free: each member then
+    // multiplies by its own column range, attention is split by heads, epilogues by rows.
+    std::unique_ptr<IntraOpTeam::Lease> lease;
+    if (team != nullptr && team->members() > 1 && m.splittable && M <= kTeamMaxRows) {
+        lease = team->TryAcquire();
+    }
+    const int members = lease ? lease->members() : 1;
+    if (lease) s.EnsureMembers(members);
+    std::vector<std::string> member_errors(static_cast<std::size_t>(members));
+    // Runs step(member) on every member; a oneDNN failure is recorded, not thrown across
+    // the team's threads.
+    auto run_members = [&](const auto& step) {
+        auto guarded = [&](int t) {
+            try {
+                // oneDNN runs on each member's own thread only (member 0: omp_scope below).
+                thread_local const bool single_threaded = (omp_set_num_threads(1), true);
+                (void)single_threaded;
+                step(t);
+            } catch (const dnnl::error& e) {
+                member_errors[static_cast<std::size_t>(t)] = e.what();
+            }
+        };
+        if (lease) {
+            lease->Run(guarded);
+        } else {
+            guarded(0);
+        }
+    };
+    auto member_rows = [&](int t, int64_t n) {
+        return std::make_pair(n * t / members, n * (t + 1) / members);
+    };
+
+    // dst = src W^T for `n` rows, then on each output row y (bias included in int8,
+    // not yet in fp32): columns(r, y, begin, end) for elementwise work on a column range,
+    // then, when given, whole_row(r, y). Alone, int8 rows with a whole_row step are
+    // dequantised into a small buffer that stays in L1 (dst is then not written unless
+    // the step copies it there); in a team every row is in dst, and whole_row waits for
+    // all column ranges (it reads whole rows and overwrites the next GEMM's int8 input).
     float* row_buf = s.row_buf.Ensure(static_cast<std::size_t>(std::max(3 * H, I)));
+    using RowFn = std::function<void(int64_t r, float* y)>;
     auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
-                     const auto& epilogue) {
+                     const auto& columns, const RowFn& whole_row) {
+        if (lease) {
+            run_members([&](int t) {
+                const auto [begin, end] = ColumnRange(l, t, members);
+                const int cols = static_cast<int>(end - begin);
+                if (cols == 0) return;
+                auto& mem = s.MemberState(t);
+                const auto part = static_cast<std::size_t>(n * cols);
+                int32_t* part_acc = int8 ? mem.acc.Ensure(part) : nullptr;
+                float* part_out = int8 ? nullptr : mem.out.Ensure(part);
+                if (int8) {
+                    s.GemmColumns(mem, kind, l, xq, n, begin, end, part_acc);
+                } else {
+                    s.GemmColumns(mem, kind, l, src, n, begin, end, part_out);
+                }
+                for (int64_t r = 0; r < n; ++r) {
+                    float* y = row(dst, r, l.n);
+                    if (int8) {
+                        k.dequantize(row(part_acc, r, cols), l.comp.data() + begin, rs[r],
+                                     l.col_scale.data() + begin, l.bias.data() + begin,
+                                     y + begin, cols);
+                    } else {
+                        std::memcpy(y + begin, row(part_out, r, cols),
+                                    sizeof(float) * static_cast<std::size_t>(cols));
+                    }
+                    columns(r, y, static_cast<int>(begin), cols);
+                }
+            });
+            if (whole_row) {
+                run_members([&](int t) {
+                    const auto [r0, r1] = member_rows(t, n);
+                    for (int64_t r = r0; r < r1; ++r) whole_row(r, row(dst, r, l.n));
+                });
+            }
+            return;
+        }
         if (!int8) {
             s.Gemm(kind, l, src, n, dst);
-            for (int64_t r = 0; r < n; ++r) epilogue(r, row(dst, r, l.n));
+            for (int64_t r = 0; r < n; ++r) {
+                columns(r, row(dst, r, l.n), 0, l.n);
+                if (whole_row) whole_row(r, row(dst, r, l.n));
+            }
             return;
         }
         s.Gemm(kind, l, xq, n, acc);
         for (int64_t r = 0; r < n; ++r) {
+            float* y = whole_row ? row_buf : row(dst, r, l.n);
             k.dequantize(row(acc, r, l.n), l.comp.data(), rs[r], l.col_scale.data(),
-                         l.bias.data(), row_buf, l.n);
-            epilogue(r, row_buf);
+                         l.bias.data(), y, l.n);
+            columns(r, y, 0, l.n);
+            if (whole_row) whole_row(r, y);
         }
     };
+    auto no_columns = [](int64_t, float*, int, int) {};
+    const std::size_t scratch_floats = static_cast<std::size_t>(dim + 4) * ((max_len + 15) / 16 * 16);
 
     try {
-        OmpThreadsScope omp_scope(s.threads);
+        OmpThreadsScope omp_scope(1);  // oneDNN runs on the calling thread (and members')
         // Embeddings: word + position + token type 0, then LayerNorm.
         for (std::size_t b = 0; b < batch.size(); ++b) {
             const auto& seq = batch[b];
@@ -462,30 +645,35 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                              m.emb_gamma.data(), m.emb_beta.data(), H, eps);
             }
         }
+        const int64_t attention_tasks = static_cast<int64_t>(batch.size()) * heads;
         for (const Layer& layer : m.layers) {
             // Q, K, V projections.
             for (int64_t r0 = 0; r0 < M; r0 += row_block) {
                 const int64_t n = std::min<int64_t>(row_block, M - r0);
                 if (int8) quantize(row(x, r0, H), n, H);
                 float* qkv_block = row(qkv, r0, 3 * H);
-                dense(kQkv, layer.qkv, row(x, r0, H), n, qkv_block, [&](int64_t r, float* y) {
-                    if (int8) {
-                        std::memcpy(row(qkv_block, r, 3 * H), y, sizeof(float) * 3 * H);
-                    } else {
-                        k.add_bias(y, layer.qkv.bias.data(), 3 * H);
-                    }
-                });
+                dense(kQkv, layer.qkv, row(x, r0, H), n, qkv_block,
+                      [&](int64_t, float* y, int begin, int cols) {
+                          if (!int8) k.add_bias(y + begin, layer.qkv.bias.data() + begin, cols);
+                      },
+                      nullptr);
             }
-            // Attention: each sequence attends to its own tokens only.
-            for (std::size_t b = 0; b < batch.size(); ++b) {
-                const int len = static_cast<int>(batch[b].size());
-                const float* base = row(qkv, offsets[b], 3 * H);
-                float* cb = row(ctx, offsets[b], H);
-                for (int hd = 0; hd < heads; ++hd) {
+            // Attention: each sequence attends to its own tokens only; one task per
+            // (sequence, head).
+            run_members([&](int t) {
+                float* head_scratch =
+                    lease ? s.MemberState(t).scratch.Ensure(scratch_floats) : scratch;
+                const auto [first, last] = member_rows(t, attention_tasks);
+                for (int64_t task = first; task < last; ++task) {
+                    const auto b = static_cast<std::size_t>(task / heads);
+                    const int hd = static_cast<int>(task % heads);
+                    const int len = static_cast<int>(batch[b].size());
+                    const float* base = row(qkv, offsets[b], 3 * H);
+                    float* cb = row(ctx, offsets[b], H);
                     k.attention(base + hd * dim, base + H + hd * dim, base + 2 * H + hd * dim,
-                                3 * H, len, dim, attn_scale, cb + hd * dim, H, scratch);
+                                3 * H, len, dim, attn_scale, cb + hd * dim, H, head_scratch);
                 }
-            }
+            });
             // Output projection + LayerNorm, then the feed-forward block, row block by
             // row block (all row-local).
             for (int64_t r0 = 0; r0 < M; r0 += row_block) {
@@ -493,16 +681,23 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                 float* xb = row(x, r0, H);
                 if (int8) quantize(row(ctx, r0, H), n, H);
                 // The int8 epilogues quantise their output row in place for the next GEMM.
-                dense(kAttnOut, layer.attn_out, row(ctx, r0, H), n, tmp, [&](int64_t r, float* y) {
-                    k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.attn_out.bias.data(),
-                                 layer.ln1_gamma.data(), layer.ln1_beta.data(), H, eps);
-                    if (int8) rs[r] = k.quantize_u8(row(xb, r, H), row(xq, r, H), H);
-                });
-                dense(kFfnUp, layer.ffn_up, xb, n, ffn, [&](int64_t r, float* y) {
-                    k.bias_gelu(y, int8 ? nullptr : layer.ffn_up.bias.data(), I);
-                    if (int8) rs[r] = k.quantize_u8(y, row(xq, r, I), I);
-                });
-                dense(kFfnDown, layer.ffn_down, ffn, n, tmp, [&](int64_t r, float* y) {
+                dense(kAttnOut, layer.attn_out, row(ctx, r0, H), n, tmp, no_columns,
+                      [&](int64_t r, float* y) {
+                          k.layer_norm(row(xb, r, H), y,
+                                       int8 ? nullptr : layer.attn_out.bias.data(),
+                                       layer.ln1_gamma.data(), layer.ln1_beta.data(), H, eps);
+                          if (int8) rs[r] = k.quantize_u8(row(xb, r, H), row(xq, r, H), H);
+                      });
+                dense(kFfnUp, layer.ffn_up, xb, n, ffn,
+                      [&](int64_t, float* y, int begin, int cols) {
+                          k.bias_gelu(y + begin,
+                                      int8 ? nullptr : layer.ffn_up.bias.data() + begin, cols);
+                      },
+                      int8 ? RowFn([&](int64_t r, float* y) {
+                          rs[r] = k.quantize_u8(y, row(xq, r, I), I);
+                      })
+                           : RowFn());
+                dense(kFfnDown, layer.ffn_down, ffn, n, tmp, no_columns, [&](int64_t r, float* y) {
                     k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.ffn_down.bias.data(),
                                  layer.ln2_gamma.data(), layer.ln2_beta.data(), H, eps);
                 });
@@ -510,6 +705,9 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
         }
     } catch (const dnnl::error& e) {
         return Internal(std::string("oneDNN matmul failed: ") + e.what());
+    }
+    for (const auto& e : member_errors) {
+        if (!e.empty()) return Internal("oneDNN matmul failed: " + e);
     }
 
     // Pooling and L2 normalisation.

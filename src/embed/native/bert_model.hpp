@@ -13,6 +13,8 @@
 
 namespace contex::embed::native {
 
+class IntraOpTeam;
+
 // fp32: oneDNN fp32 GEMMs. int8: linear layers with per-output-channel symmetric int8
 // weights (quantised at load), per-row dynamic u8 activations, int32 accumulation;
 // embeddings, attention and LayerNorm stay fp32.
@@ -62,20 +64,24 @@ public:
     Precision precision() const;
     // Name of the row-kernel set in use ("avx512", "avx2", "generic").
     std::string_view kernels_name() const;
+    // Whether Encode can split its products across an IntraOpTeam (it depends on the
+    // weight layout the GEMM backend chose for this CPU); without it a team is not used.
+    bool supports_team() const;
 
-    // Scratch for one worker. `threads` is the intra-op parallelism of each Encode call
-    // (1 = run on the calling thread only; use several workspaces for throughput).
-    std::unique_ptr<Workspace> NewWorkspace(int threads = 1) const;
+    // Scratch for one worker (use one workspace per concurrent caller for throughput).
+    std::unique_ptr<Workspace> NewWorkspace() const;
 
     // Embeds a batch of token-id sequences (ragged; each as produced by
     // WordPieceTokenizer::Encode). Writes batch.size() x hidden floats to `out`
     // (resized), each row pooled and L2-normalised. Sequences are packed without padding;
     // attention only sees a sequence's own tokens, which equals masked attention over a
     // padded batch. Thread-safe when each thread uses its own Workspace (created by this
-    // model). kInvalidArgument: an empty sequence, one longer than max_position, or an id
+    // model). With a `team`, a batch of at most 256 tokens borrows its helper threads when
+    // no other call holds them (results are the same either way, up to float rounding).
+    // kInvalidArgument: an empty sequence, one longer than max_position, or an id
     // outside the vocabulary; kInternal: non-finite output or a backend failure.
     Status Encode(Workspace& workspace, std::span<const std::vector<int32_t>> batch,
-                  std::vector<float>& out) const;
+                  std::vector<float>& out, IntraOpTeam* team = nullptr) const;
 
     struct Impl;
 

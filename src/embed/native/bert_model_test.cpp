@@ -12,6 +12,7 @@
 
 #include "common/json.hpp"
 #include "embed/native/file_util.hpp"
+#include "embed/native/intra_op_team.hpp"
 #include "embed/native/tokenizer.hpp"
 
 namespace contex::embed::native {
@@ -141,6 +142,41 @@ TEST_P(BertVariantTest, Int8StaysCloseToReference) {
     }
     EXPECT_GE(worst, 0.99) << "lowest cosine to the fp32 reference";
     RecordProperty("min_cosine", std::to_string(worst));
+}
+
+// A lone short call split across an IntraOpTeam (columns, heads, rows) computes what one
+// thread computes: checked per input with teams of 2 and 3 members (uneven splits).
+TEST_P(BertVariantTest, TeamSplitMatchesOneThread) {
+    const Expected e = LoadExpected(GetParam());
+    ASSERT_GE(e.cases.size(), 50u);
+    for (const Precision p : {Precision::kFp32, Precision::kInt8}) {
+        auto model = LoadModel(GetParam(), p);
+        ASSERT_NE(model, nullptr);
+        if (std::getenv("CONTEX_TEST_KERNELS") == nullptr) {
+            ASSERT_TRUE(model->supports_team()) << "the blocked layouts of this CPU split";
+        }
+        const int h = model->info().hidden;
+        auto alone = model->NewWorkspace();
+        auto shared = model->NewWorkspace();
+        for (const int helpers : {1, 2}) {
+            IntraOpTeam team(helpers);
+            double worst = 0;
+            for (const auto& c : e.cases) {
+                const std::vector<std::vector<int32_t>> one = {c.ids};
+                std::vector<float> want, got;
+                ASSERT_TRUE(model->Encode(*alone, one, want).ok());
+                ASSERT_TRUE(model->Encode(*shared, one, got, &team).ok());
+                ASSERT_EQ(got.size(), want.size());
+                for (int i = 0; i < h; ++i) {
+                    worst = std::max(worst, static_cast<double>(std::fabs(got[i] - want[i])));
+                    if (p == Precision::kFp32) {
+                        ASSERT_NEAR(got[i], c.embedding[i], 1e-4) << c.text;
+                    }
+                }
+            }
+            EXPECT_LE(worst, 1e-6) << "team of " << helpers + 1;
+        }
+    }
 }
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, BertVariantTest,
