@@ -436,8 +436,20 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 ++first_essential;
             }
         };
+        // Where `doc` probably is in block `b` of `l` (the block that holds it if any):
+        // interpolated between the previous block's last document and this one's, as
+        // document positions are spread fairly evenly over a list.
+        auto guess = [&](const List& l, uint32_t b, uint32_t doc) {
+            const uint32_t start = b * kBlock;
+            const uint32_t in_block = std::min(kBlock, l.size - start);
+            const uint32_t low = b > 0 ? l.block_last[b - 1] + 1 : 0;  // <= doc
+            const uint32_t span = l.block_last[b] - low + 1;
+            return start + static_cast<uint32_t>(uint64_t(doc - low) * in_block / span);
+        };
         // Moves a non-essential list's cursor to its first document >= `doc`: to the
-        // block holding it by the blocks' last documents, then a short linear search
+        // block holding it by the blocks' last documents; entering a block, one probe near
+        // the interpolated position, which usually leaves a few postings to scan (and
+        // is what makes seeks into long lists cheap); then a short linear search
         // (consecutive lookups are usually close), then binary search in the block.
         auto seek = [&](List& l, uint32_t doc) {
             while (l.shallow < l.blocks && l.block_last[l.shallow] < doc) ++l.shallow;
@@ -446,7 +458,18 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 return;
             }
             uint32_t lo = std::max(l.cur, l.shallow * kBlock);
-            const uint32_t hi = std::min(l.size, (l.shallow + 1) * kBlock);
+            uint32_t hi = std::min(l.size, (l.shallow + 1) * kBlock);
+            if (lo == l.shallow * kBlock && hi - lo > 32) {
+                // A little below the estimate, so that the probe is usually below `doc`
+                // and the scan continues right after it.
+                uint32_t g = guess(l, l.shallow, doc);
+                g = g >= lo + 4 ? g - 4 : lo;
+                if (l.docs[g] < doc) {
+                    lo = g + 1;
+                } else {
+                    hi = g + 1;  // docs[g] >= doc: the answer is at most g
+                }
+            }
 #if defined(__SSE2__)
             // Sixteen documents per step without a data-dependent branch per document
             // (that exit branch was the seek's main cost): they are sorted, so the number
