@@ -54,13 +54,13 @@ struct Linear {
     std::vector<int32_t> comp;       // int8: 128 * sum_k(wq), undoes the u8 zero point
     // oneDNN's blocked layouts keep each block of `column_block` output columns (all of
     // k) contiguous, `column_block_bytes` apart, so a run of whole blocks is itself a
-    // valid weight matrix: team members each multiply by their own column range.
+    // valid weight matrix: each part of a team step multiplies by its own column range.
     // 0 when the chosen layout is not of that form (the call then runs on one thread).
     int64_t column_block = 0;
     std::size_t column_block_bytes = 0;
 };
 
-// Output columns [begin, end) of `l` computed by member `part` of `parts`: whole column
+// Output columns [begin, end) of `l` computed by part `part` of `parts`: whole column
 // blocks, split as evenly as blocks allow (possibly empty).
 std::pair<int64_t, int64_t> ColumnRange(const Linear& l, int part, int parts) {
     const int64_t blocks = (l.n + l.column_block - 1) / l.column_block;
@@ -205,22 +205,22 @@ struct BertModel::Workspace::State {
     Buffer<int32_t> acc;
     Buffer<uint8_t> quant;
 
-    // What one IntraOpTeam member needs of its own: a stream, the primitives for its
-    // column ranges, its GEMM output and attention scratch.
-    struct Member {
+    // What one part of an IntraOpTeam step needs of its own (whichever thread runs it): a
+    // stream, the primitives for its column ranges, its GEMM output and attention scratch.
+    struct Part {
         dnnl::stream stream;
         GemmCache primitives;
         Buffer<float> out, scratch;
         Buffer<int32_t> acc;
     };
-    std::vector<std::unique_ptr<Member>> members;  // index = lease member, grown on demand
+    std::vector<std::unique_ptr<Part>> part_states;  // index = part, grown on demand
 
-    Member& MemberState(int index) { return *members[static_cast<std::size_t>(index)]; }
-    void EnsureMembers(int count) {
-        while (members.size() < static_cast<std::size_t>(count)) {
-            auto mem = std::make_unique<Member>();
+    Part& PartState(int index) { return *part_states[static_cast<std::size_t>(index)]; }
+    void EnsureParts(int count) {
+        while (part_states.size() < static_cast<std::size_t>(count)) {
+            auto mem = std::make_unique<Part>();
             mem->stream = dnnl::stream(model->engine);
-            members.push_back(std::move(mem));
+            part_states.push_back(std::move(mem));
         }
     }
 
@@ -233,7 +233,7 @@ struct BertModel::Workspace::State {
     // Columns [begin, end) of dst = src x W^T for M rows into the dense m x (end - begin)
     // buffer `dst`, on `mem`'s stream: the weights of whole column blocks are a slice of
     // the blocked buffer.
-    void GemmColumns(Member& mem, LinearKind kind, const Linear& l, const void* src, int64_t m,
+    void GemmColumns(Part& mem, LinearKind kind, const Linear& l, const void* src, int64_t m,
                      int64_t begin, int64_t end, void* dst) {
         dnnl_memory_desc_t part = l.weights_desc.data;
         part.dims[1] = end - begin;
@@ -535,26 +535,26 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
         for (int64_t r = 0; r < n; ++r) rs[r] = k.quantize_u8(row(src, r, width), row(xq, r, width), width);
     };
 
-    // A small batch borrows the team's idle cores when it is free: each member then
+    // A small batch borrows the team's idle cores when it is free: each part then
     // multiplies by its own column range, attention is split by heads, epilogues by rows.
     std::unique_ptr<IntraOpTeam::Lease> lease;
-    if (team != nullptr && team->members() > 1 && m.splittable && M <= kTeamMaxRows) {
+    if (team != nullptr && team->parts() > 1 && m.splittable && M <= kTeamMaxRows) {
         lease = team->TryAcquire();
     }
-    const int members = lease ? lease->members() : 1;
-    if (lease) s.EnsureMembers(members);
-    std::vector<std::string> member_errors(static_cast<std::size_t>(members));
-    // Runs step(member) on every member; a oneDNN failure is recorded, not thrown across
+    const int parts = lease ? lease->parts() : 1;
+    if (lease) s.EnsureParts(parts);
+    std::vector<std::string> part_errors(static_cast<std::size_t>(parts));
+    // Runs step(part) for every part; a oneDNN failure is recorded, not thrown across
     // the team's threads.
-    auto run_members = [&](const auto& step) {
+    auto run_parts = [&](const auto& step) {
         auto guarded = [&](int t) {
             try {
-                // oneDNN runs on each member's own thread only (member 0: omp_scope below).
+                // oneDNN runs on each team thread alone (the caller: omp_scope below).
                 thread_local const bool single_threaded = (omp_set_num_threads(1), true);
                 (void)single_threaded;
                 step(t);
             } catch (const dnnl::error& e) {
-                member_errors[static_cast<std::size_t>(t)] = e.what();
+                part_errors[static_cast<std::size_t>(t)] = e.what();
             }
         };
         if (lease) {
@@ -563,8 +563,8 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
             guarded(0);
         }
     };
-    auto member_rows = [&](int t, int64_t n) {
-        return std::make_pair(n * t / members, n * (t + 1) / members);
+    auto part_rows = [&](int t, int64_t n) {
+        return std::make_pair(n * t / parts, n * (t + 1) / parts);
     };
 
     // dst = src W^T for `n` rows, then on each output row y (bias included in int8,
@@ -578,11 +578,11 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
                      const auto& columns, const RowFn& whole_row) {
         if (lease) {
-            run_members([&](int t) {
-                const auto [begin, end] = ColumnRange(l, t, members);
+            run_parts([&](int t) {
+                const auto [begin, end] = ColumnRange(l, t, parts);
                 const int cols = static_cast<int>(end - begin);
                 if (cols == 0) return;
-                auto& mem = s.MemberState(t);
+                auto& mem = s.PartState(t);
                 const auto part = static_cast<std::size_t>(n * cols);
                 int32_t* part_acc = int8 ? mem.acc.Ensure(part) : nullptr;
                 float* part_out = int8 ? nullptr : mem.out.Ensure(part);
@@ -605,8 +605,8 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                 }
             });
             if (whole_row) {
-                run_members([&](int t) {
-                    const auto [r0, r1] = member_rows(t, n);
+                run_parts([&](int t) {
+                    const auto [r0, r1] = part_rows(t, n);
                     for (int64_t r = r0; r < r1; ++r) whole_row(r, row(dst, r, l.n));
                 });
             }
@@ -633,7 +633,7 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     const std::size_t scratch_floats = static_cast<std::size_t>(dim + 4) * ((max_len + 15) / 16 * 16);
 
     try {
-        OmpThreadsScope omp_scope(1);  // oneDNN runs on the calling thread (and members')
+        OmpThreadsScope omp_scope(1);  // oneDNN runs on the calling thread only
         // Embeddings: word + position + token type 0, then LayerNorm.
         for (std::size_t b = 0; b < batch.size(); ++b) {
             const auto& seq = batch[b];
@@ -660,10 +660,10 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
             }
             // Attention: each sequence attends to its own tokens only; one task per
             // (sequence, head).
-            run_members([&](int t) {
+            run_parts([&](int t) {
                 float* head_scratch =
-                    lease ? s.MemberState(t).scratch.Ensure(scratch_floats) : scratch;
-                const auto [first, last] = member_rows(t, attention_tasks);
+                    lease ? s.PartState(t).scratch.Ensure(scratch_floats) : scratch;
+                const auto [first, last] = part_rows(t, attention_tasks);
                 for (int64_t task = first; task < last; ++task) {
                     const auto b = static_cast<std::size_t>(task / heads);
                     const int hd = static_cast<int>(task % heads);
@@ -706,7 +706,7 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     } catch (const dnnl::error& e) {
         return Internal(std::string("oneDNN matmul failed: ") + e.what());
     }
-    for (const auto& e : member_errors) {
+    for (const auto& e : part_errors) {
         if (!e.empty()) return Internal("oneDNN matmul failed: " + e);
     }
 

@@ -145,7 +145,7 @@ TEST_P(BertVariantTest, Int8StaysCloseToReference) {
 }
 
 // A lone short call split across an IntraOpTeam (columns, heads, rows) computes what one
-// thread computes: checked per input with teams of 2 and 3 members (uneven splits).
+// thread computes: checked per input with teams of 2 and 3 parts (uneven splits).
 TEST_P(BertVariantTest, TeamSplitMatchesOneThread) {
     const Expected e = LoadExpected(GetParam());
     ASSERT_GE(e.cases.size(), 50u);

@@ -8,6 +8,9 @@ namespace {
 // Busy-wait budget before blocking: ~100 µs of pause instructions. Steps of one Encode
 // call are microseconds apart, and a futex wake-up costs tens of microseconds.
 constexpr int kSpinIterations = 2000;
+constexpr uint64_t kPartMask = 0xffffffffu;
+// A claim index past every part, far enough from the step bits that claims never carry.
+constexpr uint64_t kNoPartsLeft = uint64_t{1} << 31;
 
 // Waits until `value` differs from `old`: spins while `keep_spinning()` allows, then blocks.
 template <typename T, typename Pred>
@@ -28,13 +31,15 @@ T WaitChange(const std::atomic<T>& value, T old, Pred keep_spinning) {
 
 IntraOpTeam::IntraOpTeam(int helpers) {
     helpers_.reserve(static_cast<std::size_t>(std::max(0, helpers)));
-    for (int m = 1; m <= helpers; ++m) helpers_.emplace_back([this, m] { HelperLoop(m); });
+    for (int h = 0; h < helpers; ++h) helpers_.emplace_back([this] { HelperLoop(); });
 }
 
 IntraOpTeam::~IntraOpTeam() {
     stopping_.store(true, std::memory_order_release);
-    generation_.fetch_add(1, std::memory_order_acq_rel);
-    generation_.notify_all();
+    // A new step number with every part already claimed wakes the helpers, which then stop.
+    const uint64_t step = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
+    claim_.store(step << 32 | kNoPartsLeft, std::memory_order_release);
+    claim_.notify_all();
     for (auto& t : helpers_) t.join();
 }
 
@@ -48,29 +53,46 @@ std::unique_ptr<IntraOpTeam::Lease> IntraOpTeam::TryAcquire() {
 
 IntraOpTeam::Lease::~Lease() { team_->leased_.store(false, std::memory_order_release); }
 
-void IntraOpTeam::Lease::RunTask(Task task) {
-    IntraOpTeam& t = *team_;
-    const int helpers = static_cast<int>(t.helpers_.size());
-    if (helpers > 0) {
-        t.task_ = task;
-        t.remaining_.store(helpers, std::memory_order_relaxed);
-        t.generation_.fetch_add(1, std::memory_order_release);
-        t.generation_.notify_all();
-    }
-    task.invoke(task.fn, 0);
-    for (int left; (left = t.remaining_.load(std::memory_order_acquire)) != 0;) {
-        WaitChange(t.remaining_, left, [] { return true; });
+void IntraOpTeam::RunClaimedParts() {
+    const auto parts = static_cast<uint64_t>(this->parts());
+    for (;;) {
+        // A claim made after the caller started the next step is a part of that step:
+        // task_ was published before that step's claim_ store, so it is the right one.
+        const uint64_t claimed = claim_.fetch_add(1, std::memory_order_acq_rel);
+        const uint64_t part = claimed & kPartMask;
+        if (part >= parts) return;
+        task_.invoke(task_.fn, static_cast<int>(part));
+        if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(parts)) {
+            finished_.notify_one();
+        }
     }
 }
 
-void IntraOpTeam::HelperLoop(int member) {
-    uint64_t seen = 0;  // the value before any Run, even one that starts before this thread
+void IntraOpTeam::Lease::RunTask(Task task) {
+    IntraOpTeam& t = *team_;
+    t.task_ = task;
+    t.finished_.store(0, std::memory_order_relaxed);
+    const uint64_t step = (t.claim_.load(std::memory_order_relaxed) >> 32) + 1;
+    t.claim_.store(step << 32, std::memory_order_release);
+    if (!t.helpers_.empty()) t.claim_.notify_all();
+    t.RunClaimedParts();
+    // Parts a helper claimed may still be running.
+    const int parts = t.parts();
+    for (int done; (done = t.finished_.load(std::memory_order_acquire)) != parts;) {
+        WaitChange(t.finished_, done, [] { return true; });
+    }
+}
+
+void IntraOpTeam::HelperLoop() {
+    uint64_t seen_step = 0;  // the value before any Run, even one that starts before this thread
     for (;;) {
-        seen = WaitChange(generation_, seen,
-                          [this] { return leased_.load(std::memory_order_relaxed); });
+        uint64_t c = claim_.load(std::memory_order_acquire);
+        while ((c >> 32) == seen_step) {
+            c = WaitChange(claim_, c, [this] { return leased_.load(std::memory_order_relaxed); });
+        }
+        seen_step = c >> 32;
         if (stopping_.load(std::memory_order_acquire)) return;
-        task_.invoke(task_.fn, member);
-        if (remaining_.fetch_sub(1, std::memory_order_acq_rel) == 1) remaining_.notify_one();
+        RunClaimedParts();
     }
 }
 

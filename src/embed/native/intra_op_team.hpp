@@ -1,7 +1,7 @@
 // Helper threads that one Encode call at a time borrows to split its matrix products
-// across cores (batch-1 latency; engine.md §2.2). Throughput comes from several workers,
-// each with its own Workspace; the team only lends otherwise idle cores to a call that
-// would run alone.
+// across cores (batch-1 latency; engine.md §2.2, decision 0005). Throughput comes from
+// several workers, each with its own Workspace; the team only lends otherwise idle cores
+// to a call that would run alone.
 #pragma once
 
 #include <atomic>
@@ -15,19 +15,19 @@ namespace contex::embed::native {
 class IntraOpTeam {
     // A step without allocation: the callable lives on the caller's stack during Run.
     struct Task {
-        void (*invoke)(const void* fn, int member) = nullptr;
+        void (*invoke)(const void* fn, int part) = nullptr;
         const void* fn = nullptr;
     };
 
 public:
-    // Starts `helpers` threads (0 is allowed: every lease then has one member, the caller).
+    // Starts `helpers` threads (0 is allowed: a step then has one part, run by the caller).
     explicit IntraOpTeam(int helpers);
     ~IntraOpTeam();  // joins the helpers; no lease may be outstanding
     IntraOpTeam(const IntraOpTeam&) = delete;
     IntraOpTeam& operator=(const IntraOpTeam&) = delete;
 
-    // Members of a lease: the calling thread plus the helpers.
-    int members() const { return static_cast<int>(helpers_.size()) + 1; }
+    // Parts of every step: one per thread (the caller plus the helpers).
+    int parts() const { return static_cast<int>(helpers_.size()) + 1; }
 
     // Exclusive use of the helpers by one thread. While a lease is held the helpers spin
     // briefly between Run calls (a call's steps follow each other within microseconds),
@@ -38,12 +38,15 @@ public:
         Lease(const Lease&) = delete;
         Lease& operator=(const Lease&) = delete;
 
-        int members() const { return team_->members(); }
-        // Runs fn(member) for every member in [0, members()), member 0 on the calling
-        // thread, and returns when all have finished. fn must not throw.
+        int parts() const { return team_->parts(); }
+        // Runs fn(part) once for every part in [0, parts()) and returns when all have
+        // finished. Parts are claimed, not assigned: the caller runs any part no helper has
+        // started, so a descheduled helper costs parallelism, never a wait for it. Which
+        // thread runs a part is therefore unspecified (part-indexed state stays correct).
+        // fn must not throw.
         template <typename Fn>
         void Run(const Fn& fn) {
-            RunTask({[](const void* f, int member) { (*static_cast<const Fn*>(f))(member); }, &fn});
+            RunTask({[](const void* f, int part) { (*static_cast<const Fn*>(f))(part); }, &fn});
         }
 
     private:
@@ -57,14 +60,18 @@ public:
     std::unique_ptr<Lease> TryAcquire();
 
 private:
-    void HelperLoop(int member);
+    void HelperLoop();
+    // Claims and runs parts of the current step until none is left.
+    void RunClaimedParts();
 
     std::vector<std::thread> helpers_;
     std::atomic<bool> leased_{false};
     std::atomic<bool> stopping_{false};
-    std::atomic<uint64_t> generation_{0};  // bumped once per Run (and at shutdown)
-    std::atomic<int> remaining_{0};        // helpers still running the current step
-    Task task_;  // published by generation_
+    // Step number (high 32 bits) and next unclaimed part (low 32 bits); a step starts by
+    // storing (step, 0), every claim is a fetch_add.
+    std::atomic<uint64_t> claim_{0};
+    std::atomic<int> finished_{0};  // parts of the current step that have finished
+    Task task_;                     // published by the store that starts a step
 };
 
 }  // namespace contex::embed::native

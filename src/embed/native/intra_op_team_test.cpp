@@ -3,30 +3,49 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <thread>
 #include <vector>
 
 namespace contex::embed::native {
 namespace {
 
-TEST(IntraOpTeam, EveryMemberRunsEachStepOnce) {
+TEST(IntraOpTeam, EveryPartRunsOncePerStep) {
     for (const int helpers : {0, 1, 3}) {
         IntraOpTeam team(helpers);
-        ASSERT_EQ(team.members(), helpers + 1);
+        ASSERT_EQ(team.parts(), helpers + 1);
         auto lease = team.TryAcquire();
         ASSERT_NE(lease, nullptr);
-        std::vector<int> runs(static_cast<std::size_t>(team.members()), 0);
-        std::vector<std::thread::id> ids(runs.size());
-        for (int step = 0; step < 500; ++step) {
-            lease->Run([&](int member) {
-                ++runs[static_cast<std::size_t>(member)];
-                ids[static_cast<std::size_t>(member)] = std::this_thread::get_id();
-            });
-            // Run returns only when every member has finished this step, exactly once.
-            for (int c : runs) ASSERT_EQ(c, step + 1);
+        std::vector<std::atomic<int>> runs(static_cast<std::size_t>(team.parts()));
+        for (int step = 0; step < 2000; ++step) {
+            lease->Run([&](int part) { runs[static_cast<std::size_t>(part)].fetch_add(1); });
+            // Run returns only when every part of this step has finished, each exactly once.
+            for (const auto& c : runs) ASSERT_EQ(c.load(), step + 1);
         }
-        EXPECT_EQ(ids[0], std::this_thread::get_id()) << "member 0 is the caller";
-        for (std::size_t m = 1; m < ids.size(); ++m) EXPECT_NE(ids[m], ids[0]);
+    }
+}
+
+// Each part waits until every part has started: only threads running side by side get
+// through, so this fails (times out) unless the helpers really take parts.
+TEST(IntraOpTeam, PartsRunOnSeveralThreadsAtOnce) {
+    IntraOpTeam team(2);
+    auto lease = team.TryAcquire();
+    ASSERT_NE(lease, nullptr);
+    for (int step = 0; step < 20; ++step) {
+        std::atomic<int> started{0};
+        std::atomic<bool> timed_out{false};
+        lease->Run([&](int) {
+            started.fetch_add(1);
+            const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+            while (started.load() < 3) {
+                if (std::chrono::steady_clock::now() > deadline) {
+                    timed_out = true;
+                    return;
+                }
+                std::this_thread::yield();
+            }
+        });
+        ASSERT_FALSE(timed_out.load()) << "step " << step;
     }
 }
 
@@ -60,9 +79,9 @@ TEST(IntraOpTeam, CallersTakeTurns) {
         callers.emplace_back([&] {
             for (int i = 0; i < 200; ++i) {
                 if (auto lease = team.TryAcquire()) {
-                    std::atomic<int> members{0};
-                    lease->Run([&](int) { members.fetch_add(1); });
-                    if (members.load() == 2) leased.fetch_add(1);
+                    std::atomic<int> parts{0};
+                    lease->Run([&](int) { parts.fetch_add(1); });
+                    if (parts.load() == 2) leased.fetch_add(1);
                 } else {
                     alone.fetch_add(1);
                 }
