@@ -4,7 +4,7 @@
 // offline by node). Not run by the build: it needs npm. Usage:
 //   mkdir -p /tmp/tok && cd /tmp/tok && npm install --ignore-scripts @huggingface/tokenizers
 //   node <repo>/src/embed/native/tools/gen_tokenizer_expected.mjs \
-//        <repo>/../shared/models/all-MiniLM-L6-v2 /tmp/tok/node_modules \
+//        <repo>/src/embed/native/testdata/all-MiniLM-L6-v2 /tmp/tok/node_modules \
 //        > <repo>/src/embed/native/testdata/tokenizer_expected.json
 import fs from 'node:fs';
 import path from 'node:path';
