@@ -1114,22 +1114,15 @@ Result<AgentContext> ContextEngine::GetContext(const std::string& agent_id) {
     return ComputeContext(agent_id, true);
 }
 
-constexpr std::size_t kRecentDeliveries = 10;
+constexpr int kRecentDeliveries = 10;
 
 Result<json::object> ContextEngine::GetStatus(const std::string& agent_id) {
     CONTEX_ASSIGN_OR_RETURN(auto agent, storage_.GetAgent(agent_id));
     if (!agent) return NotFound("Agent not found");
     CONTEX_ASSIGN_OR_RETURN(std::int64_t current, storage_.CurrentSequence(agent->project_id));
-    // -1: an initial_context for an empty project carries sequence 0.
-    CONTEX_ASSIGN_OR_RETURN(auto rows, storage_.ListNotifications(agent_id, -1, 100000));
-    std::int64_t pending = 0, failed = 0;
-    for (const auto& r : rows) {
-        if (r.delivery_status == std::optional<std::string>("pending") ||
-            r.delivery_status == std::optional<std::string>("delivering")) {
-            ++pending;
-        }
-        if (r.delivery_status == std::optional<std::string>("failed")) ++failed;
-    }
+    const bool webhook = agent->notification_method == "webhook";
+    CONTEX_ASSIGN_OR_RETURN(auto deliveries,
+                            storage_.GetDeliverySummary(agent_id, webhook ? kRecentDeliveries : 0));
     json::object o;
     o["agent_id"] = agent->agent_id;
     o["project_id"] = agent->project_id;
@@ -1137,30 +1130,29 @@ Result<json::object> ContextEngine::GetStatus(const std::string& agent_id) {
     o["notification_method"] = agent->notification_method;
     o["last_sequence"] = std::to_string(agent->last_sequence);
     o["current_sequence"] = std::to_string(current);
-    o["pending_deliveries"] = pending;
-    o["failed_deliveries"] = failed;
+    o["pending_deliveries"] = deliveries.pending;
+    o["failed_deliveries"] = deliveries.failed;
     o["sse_connections"] = static_cast<std::int64_t>(fanout_.streams_for(agent_id));
     o["last_seen"] = OptionalTime(agent->last_seen);
-    if (agent->notification_method == "webhook") {
+    if (webhook) {
         // Extension (docs/decisions/0004-webhooks.md): the webhook's state and its most
         // recent deliveries, newest first.
         o["webhook_disabled"] = storage::WebhookDisabled(*agent);
         json::array recent;
-        for (auto it = rows.rbegin(); it != rows.rend() && recent.size() < kRecentDeliveries; ++it) {
-            if (!it->delivery_status) continue;
+        for (const auto& row : deliveries.recent) {
             json::object d;
-            d["webhook_id"] = it->message_id;
-            d["sequence"] = std::to_string(it->sequence);
-            d["type"] = it->type;
-            d["status"] = *it->delivery_status;
-            d["attempts"] = it->attempts;
+            d["webhook_id"] = row.message_id;
+            d["sequence"] = std::to_string(row.sequence);
+            d["type"] = row.type;
+            d["status"] = *row.delivery_status;
+            d["attempts"] = row.attempts;
             d["last_status_code"] =
-                it->last_status_code ? json::value(*it->last_status_code) : json::value(nullptr);
-            d["last_error"] = it->last_error ? json::value(json::string(*it->last_error))
+                row.last_status_code ? json::value(*row.last_status_code) : json::value(nullptr);
+            d["last_error"] = row.last_error ? json::value(json::string(*row.last_error))
                                              : json::value(nullptr);
-            d["next_attempt_at"] = OptionalTime(it->next_attempt_at);
-            d["delivered_at"] = OptionalTime(it->delivered_at);
-            d["created_at"] = OptionalTime(it->created_at);
+            d["next_attempt_at"] = OptionalTime(row.next_attempt_at);
+            d["delivered_at"] = OptionalTime(row.delivered_at);
+            d["created_at"] = OptionalTime(row.created_at);
             recent.push_back(std::move(d));
         }
         o["recent_deliveries"] = std::move(recent);

@@ -292,6 +292,16 @@ class Storage {
     virtual Result<std::vector<NotificationRecord>> ListNotifications(std::string_view agent_id,
                                                                       int64_t after_sequence,
                                                                       int limit) = 0;
+    // One agent's webhook deliveries for GET /agents/{id}/status: rows pending or
+    // delivering, rows failed, and the newest `recent` rows that have a delivery status,
+    // newest first (sequence, then insertion order). Counted in the database: an agent may
+    // have any number of rows. kInvalidArgument when recent < 0.
+    struct DeliverySummary {
+        int64_t pending = 0;
+        int64_t failed = 0;
+        std::vector<NotificationRecord> recent;
+    };
+    virtual Result<DeliverySummary> GetDeliverySummary(std::string_view agent_id, int recent) = 0;
     // Sets last_seen. kNotFound for an unknown agent.
     virtual Status TouchAgent(std::string_view agent_id, TimePoint last_seen) = 0;
 

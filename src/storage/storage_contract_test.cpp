@@ -820,6 +820,40 @@ TYPED_TEST(StorageContract, OutboxClaimsDueRowsOnceAndReclaimsExpiredLeases) {
               ErrorCode::kInvalidArgument);
 }
 
+TYPED_TEST(StorageContract, DeliverySummaryCountsAndListsNewestFirst) {
+    std::vector<NotificationRecord> rows{
+        this->Notification("a1", "p", 1, "delivered"), this->Notification("a1", "p", 2, "failed"),
+        this->Notification("a1", "p", 3, "pending"),   this->Notification("a1", "p", 3, "failed"),
+        this->Notification("a1", "p", 4, "pending"),   this->Notification("a2", "p", 5, "pending")};
+    rows.push_back(this->Notification("a1", "p", 6, std::nullopt));  // SSE/Redis: no delivery
+    ASSERT_TRUE(this->InProject("p", [&](ProjectTransaction& t) -> Status {
+                        CONTEX_TRY(t.UpsertAgent(this->Agent("a1", "p")));
+                        CONTEX_TRY(t.UpsertAgent(this->Agent("a2", "p")));
+                        return t.InsertNotifications(rows);
+                    }).ok());
+    ASSERT_EQ(this->S().ClaimDueDeliveries(this->env_.clock.Now(), 1, this->env_.clock.Now() + 40s)
+                  ->size(),
+              1u);  // one pending row of a1 or a2 becomes delivering: still counted as pending
+
+    auto summary = this->S().GetDeliverySummary("a1", 3);
+    ASSERT_TRUE(summary.ok()) << summary.error().message;
+    const int64_t a2_pending = this->S().GetDeliverySummary("a2", 0)->pending;
+    EXPECT_EQ(a2_pending, 1);
+    EXPECT_EQ(summary->pending, 2);
+    EXPECT_EQ(summary->failed, 2);
+    ASSERT_EQ(summary->recent.size(), 3u);
+    EXPECT_EQ(summary->recent[0].message_id, rows[4].message_id);  // sequence 4
+    EXPECT_EQ(summary->recent[1].message_id, rows[3].message_id);  // 3, inserted second
+    EXPECT_EQ(summary->recent[2].message_id, rows[2].message_id);  // 3, inserted first
+    EXPECT_TRUE(this->S().GetDeliverySummary("a1", 0)->recent.empty());
+    EXPECT_EQ(this->S().GetDeliverySummary("a1", 100)->recent.size(), 5u) << "not the SSE row";
+    auto nobody = this->S().GetDeliverySummary("nobody", 10);
+    ASSERT_TRUE(nobody.ok());
+    EXPECT_EQ(nobody->pending, 0);
+    EXPECT_TRUE(nobody->recent.empty());
+    EXPECT_EQ(this->S().GetDeliverySummary("a1", -1).error().code, ErrorCode::kInvalidArgument);
+}
+
 TYPED_TEST(StorageContract, ReleaseDeliveryLeasesMakesLeasedRowsDueAgain) {
     auto now = this->env_.clock.Now();
     auto leased = this->Notification("a1", "p", 1, "pending");

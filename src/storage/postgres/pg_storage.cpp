@@ -987,6 +987,33 @@ class PgStorage final : public Storage {
             });
     }
 
+    Result<DeliverySummary> GetDeliverySummary(std::string_view agent_id, int recent) override {
+        if (recent < 0) return InvalidArgument("recent must not be negative");
+        return WithConnection<DeliverySummary>(
+            "delivery_summary", [&](PgConnection& c) -> Result<DeliverySummary> {
+                DeliverySummary summary;
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult counts,
+                    c.Exec("delivery_counts",
+                           "SELECT count(*) FILTER (WHERE delivery_status IN ('pending', "
+                           "'delivering')), count(*) FILTER (WHERE delivery_status = 'failed') "
+                           "FROM agent_notifications WHERE agent_id = $1",
+                           Params().Text(agent_id)));
+                summary.pending = counts.Int(0, 0);
+                summary.failed = counts.Int(0, 1);
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult rows,
+                    c.Exec("recent_deliveries",
+                           "SELECT " NOTIFICATION_COLS
+                           " FROM agent_notifications WHERE agent_id = $1 AND delivery_status "
+                           "IS NOT NULL ORDER BY sequence DESC, id DESC LIMIT $2",
+                           Params().Text(agent_id).Int(recent)));
+                CONTEX_ASSIGN_OR_RETURN(summary.recent,
+                                        Collect<NotificationRecord>(rows, ReadNotification));
+                return summary;
+            });
+    }
+
     Status TouchAgent(std::string_view agent_id, TimePoint last_seen) override {
         auto r = WithConnection<bool>("touch_agent", [&](PgConnection& c) -> Result<bool> {
             CONTEX_ASSIGN_OR_RETURN(PgResult res,

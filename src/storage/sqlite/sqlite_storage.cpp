@@ -1138,6 +1138,34 @@ class SqliteStorage final : public Storage {
             });
     }
 
+    Result<DeliverySummary> GetDeliverySummary(std::string_view agent_id, int recent) override {
+        if (recent < 0) return InvalidArgument("recent must not be negative");
+        return Read<DeliverySummary>(
+            "delivery_summary", [&](Connection& c) -> Result<DeliverySummary> {
+                DeliverySummary summary;
+                CONTEX_ASSIGN_OR_RETURN(
+                    auto counts,
+                    c.Prepare("SELECT count(*) FILTER (WHERE delivery_status IN ('pending', "
+                              "'delivering')), count(*) FILTER (WHERE delivery_status = "
+                              "'failed') FROM agent_notifications WHERE agent_id = ?1"));
+                counts->Bind(1, agent_id);
+                CONTEX_ASSIGN_OR_RETURN(bool row, counts->Step());
+                if (row) {
+                    summary.pending = counts->Int(0);
+                    summary.failed = counts->Int(1);
+                }
+                static const std::string sql =
+                    Sql({"SELECT ", kNotificationCols,
+                         " FROM agent_notifications WHERE agent_id = ?1 AND delivery_status IS "
+                         "NOT NULL ORDER BY sequence DESC, id DESC LIMIT ?2"});
+                CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare(sql.c_str()));
+                s->Bind(1, agent_id).Bind(2, recent);
+                CONTEX_ASSIGN_OR_RETURN(summary.recent,
+                                        CollectRows<NotificationRecord>(*s, ReadNotification));
+                return summary;
+            });
+    }
+
     Status TouchAgent(std::string_view agent_id, TimePoint last_seen) override {
         return Write("touch_agent", [&](Connection& c) -> Status {
             CONTEX_ASSIGN_OR_RETURN(
