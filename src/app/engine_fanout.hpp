@@ -30,6 +30,7 @@ public:
     std::size_t streams_for(const std::string& agent_id) const override {
         return bus_.SubscriberCount(agent_id);
     }
+    std::vector<std::string> streamed_agents() const override { return bus_.SubscribedAgents(); }
 
 private:
     notify::InProcessBus& bus_;

@@ -215,20 +215,25 @@ void ContextEngine::PushToLocalStreams(const storage::ChangeNotice& notice) {
         return;
     }
     if (notice.kind != "publish" && notice.kind != "register" && notice.kind != "import") return;
-    auto agents = storage_.ListAgents(notice.project_id);
-    if (!agents.ok()) {
-        logger_.Warning(kLog, "Cannot push another replica's messages to local streams",
-                        {{"project_id", notice.project_id}, {"error", agents.error().message}});
-        return;
-    }
-    for (const auto& a : *agents) {
-        if (fanout_.streams_for(a.agent_id) == 0) continue;
-        auto rows = storage_.ListNotifications(a.agent_id, notice.sequence - 1, 1000);
-        if (!rows.ok()) continue;
+    // Only agents streaming here: usually a handful, where the project may have thousands.
+    for (const auto& agent_id : fanout_.streamed_agents()) {
+        auto rows = storage_.ListNotifications(agent_id, notice.sequence - 1, 1000);
+        if (!rows.ok()) {
+            logger_.Warning(kLog, "Cannot push another replica's messages to local streams",
+                            {{"agent_id", agent_id}, {"error", rows.error().message}});
+            continue;
+        }
+        std::optional<storage::AgentRecord> agent;
         for (const auto& r : *rows) {
-            if (r.sequence != notice.sequence) continue;
+            // Sequences are per project: an agent of another project may share the number.
+            if (r.sequence != notice.sequence || r.project_id != notice.project_id) continue;
             if (notice.kind == "register" && r.type != "initial_context") continue;
-            fanout_.DeliverLocal({a.agent_id, a.notification_method, a.notification_channel},
+            if (!agent) {
+                auto stored = storage_.GetAgent(agent_id);
+                if (!stored.ok() || !*stored) break;
+                agent = std::move(**stored);
+            }
+            fanout_.DeliverLocal({agent_id, agent->notification_method, agent->notification_channel},
                                  {r.sequence, r.type, ToJson(r.payload)});
         }
     }

@@ -51,6 +51,12 @@ public:
     }
     std::size_t open_streams() const override { return subscribers_.size(); }
     std::size_t streams_for(const std::string&) const override { return 0; }
+    std::vector<std::string> streamed_agents() const override {
+        std::lock_guard lock(mutex_);
+        std::vector<std::string> agents;
+        for (const auto& s : subscribers_) agents.push_back(s.first);
+        return agents;
+    }
 
     std::vector<Sent> For(const std::string& agent_id, const std::string& type) {
         std::lock_guard lock(mutex_);
@@ -62,7 +68,7 @@ public:
     }
 
 private:
-    std::mutex mutex_;
+    mutable std::mutex mutex_;
     std::vector<Sent> sent_;
     std::vector<std::pair<std::string, std::shared_ptr<std::function<void(const AgentMessage&)>>>>
         subscribers_;

@@ -5,6 +5,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "engine/engine.hpp"
 
@@ -31,6 +32,8 @@ public:
         const std::string& agent_id, std::function<void(const AgentMessage&)> callback) = 0;
     virtual std::size_t open_streams() const = 0;
     virtual std::size_t streams_for(const std::string& agent_id) const = 0;
+    // Agents with at least one stream on this replica.
+    virtual std::vector<std::string> streamed_agents() const = 0;
 };
 
 }  // namespace contex::engine

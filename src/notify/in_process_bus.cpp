@@ -119,6 +119,15 @@ std::size_t InProcessBus::size() const {
     return state_->total;
 }
 
+std::vector<std::string> InProcessBus::SubscribedAgents() const {
+    std::lock_guard lock(state_->mutex);
+    std::vector<std::string> agents;
+    for (const auto& [agent_id, subscribers] : state_->by_agent) {
+        if (!subscribers.empty()) agents.push_back(agent_id);
+    }
+    return agents;
+}
+
 std::size_t InProcessBus::SubscriberCount(std::string_view agent_id) const {
     std::lock_guard lock(state_->mutex);
     auto it = state_->by_agent.find(std::string(agent_id));

@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "notify/sink.hpp"
 #include "observability/metrics.hpp"
@@ -50,6 +51,8 @@ class InProcessBus final : public NotificationSink {
     // Open subscriptions in total / for one agent.
     std::size_t size() const;
     std::size_t SubscriberCount(std::string_view agent_id) const;
+    // Agents with at least one subscription, in no particular order.
+    std::vector<std::string> SubscribedAgents() const;
 
     struct State;  // shared with the handles
 

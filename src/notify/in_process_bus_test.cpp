@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -49,6 +50,21 @@ TEST(InProcessBus, DestroyingTheHandleUnsubscribes) {
     EXPECT_EQ(calls, 1);
     EXPECT_EQ(bus.size(), 0u);
     EXPECT_EQ(bus.SubscriberCount("a"), 0u);
+}
+
+TEST(InProcessBus, ListsAgentsWithSubscriptions) {
+    InProcessBus bus;
+    auto a1 = bus.Subscribe("a", [](const Notification&) {});
+    auto a2 = bus.Subscribe("a", [](const Notification&) {});
+    auto b = bus.Subscribe("b", [](const Notification&) {});
+    auto agents = bus.SubscribedAgents();
+    std::sort(agents.begin(), agents.end());
+    EXPECT_EQ(agents, (std::vector<std::string>{"a", "b"}));
+    b.reset();
+    a1.reset();
+    EXPECT_EQ(bus.SubscribedAgents(), std::vector<std::string>{"a"}) << "a2 still open";
+    a2.reset();
+    EXPECT_TRUE(bus.SubscribedAgents().empty());
 }
 
 TEST(InProcessBus, DeliverWithoutSubscribersIsAcceptedAndDropped) {
