@@ -1059,10 +1059,8 @@ Result<json::object> ContextEngine::GetAgent(const std::string& agent_id) {
     CONTEX_ASSIGN_OR_RETURN(auto agent, storage_.GetAgent(agent_id));
     if (!agent) return NotFound("Agent not found");
     std::set<std::string> node_keys;
-    CONTEX_ASSIGN_OR_RETURN(auto matches, storage_.ListMatches(agent->project_id));
-    for (const auto& m : matches) {
-        if (m.agent_id == agent_id) node_keys.insert(m.node_key);
-    }
+    CONTEX_ASSIGN_OR_RETURN(auto matches, storage_.ListAgentMatches(agent_id));
+    for (const auto& m : matches) node_keys.insert(m.node_key);
     json::object o;
     o["agent_id"] = agent->agent_id;
     o["project_id"] = agent->project_id;

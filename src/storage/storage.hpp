@@ -287,6 +287,8 @@ class Storage {
     virtual Result<std::vector<AgentNeedRecord>> ListNeeds(std::string_view project_id) = 0;
     // Interest-set rows of the project, ordered by agent id, need_index, node_key.
     virtual Result<std::vector<AgentMatchRecord>> ListMatches(std::string_view project_id) = 0;
+    // Interest-set rows of one agent, ordered by need_index, node_key.
+    virtual Result<std::vector<AgentMatchRecord>> ListAgentMatches(std::string_view agent_id) = 0;
     // The agent's notification rows with sequence > after_sequence, in insertion order
     // within ascending sequence, at most limit (>= 1).
     virtual Result<std::vector<NotificationRecord>> ListNotifications(std::string_view agent_id,

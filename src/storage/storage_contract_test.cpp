@@ -649,6 +649,13 @@ TYPED_TEST(StorageContract, AgentNeedsAndInterestSet) {
     EXPECT_EQ((*matches)[0].node_key, "doc.b");
     EXPECT_FLOAT_EQ((*matches)[0].similarity, 0.6f);
     EXPECT_EQ((*matches)[1].agent_id, "a2");
+    auto of_a2 = this->S().ListAgentMatches("a2");
+    ASSERT_TRUE(of_a2.ok()) << of_a2.error().message;
+    ASSERT_EQ(of_a2->size(), 1u);
+    EXPECT_EQ((*of_a2)[0].node_key, "doc.c");
+    EXPECT_EQ((*of_a2)[0].project_id, "p");
+    EXPECT_FLOAT_EQ((*of_a2)[0].similarity, 0.7f);
+    EXPECT_TRUE(this->S().ListAgentMatches("ghost")->empty());
 
     // Replacing needs of an unknown agent, or adding matches for one, is kNotFound.
     auto st = this->InProject("p", [&](ProjectTransaction& t) {

@@ -970,6 +970,20 @@ class PgStorage final : public Storage {
             });
     }
 
+    Result<std::vector<AgentMatchRecord>> ListAgentMatches(std::string_view agent_id) override {
+        return WithConnection<std::vector<AgentMatchRecord>>(
+            "list_agent_matches", [&](PgConnection& c) -> Result<std::vector<AgentMatchRecord>> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    PgResult r,
+                    c.Exec("list_agent_matches",
+                           "SELECT agent_id, project_id, need_index, node_key, data_key, "
+                           "coalesce(similarity, 0), coalesce(keyword_score, 0) FROM "
+                           "agent_matches WHERE agent_id = $1 ORDER BY need_index, node_key",
+                           Params().Text(agent_id)));
+                return Collect<AgentMatchRecord>(r, ReadMatch);
+            });
+    }
+
     Result<std::vector<NotificationRecord>> ListNotifications(std::string_view agent_id,
                                                               int64_t after_sequence,
                                                               int limit) override {

@@ -1122,6 +1122,18 @@ class SqliteStorage final : public Storage {
             });
     }
 
+    Result<std::vector<AgentMatchRecord>> ListAgentMatches(std::string_view agent_id) override {
+        return Read<std::vector<AgentMatchRecord>>(
+            "list_agent_matches", [&](Connection& c) -> Result<std::vector<AgentMatchRecord>> {
+                CONTEX_ASSIGN_OR_RETURN(
+                    auto s, c.Prepare("SELECT agent_id, project_id, need_index, node_key, "
+                                      "data_key, similarity, keyword_score FROM agent_matches "
+                                      "WHERE agent_id = ?1 ORDER BY need_index, node_key"));
+                s->Bind(1, agent_id);
+                return CollectRows<AgentMatchRecord>(*s, ReadMatch);
+            });
+    }
+
     Result<std::vector<NotificationRecord>> ListNotifications(std::string_view agent_id,
                                                               int64_t after_sequence,
                                                               int limit) override {
