@@ -1110,26 +1110,28 @@ class SqliteStorage final : public Storage {
     }
 
     Result<std::vector<AgentMatchRecord>> ListMatches(std::string_view project_id) override {
-        return Read<std::vector<AgentMatchRecord>>(
-            "list_matches", [&](Connection& c) -> Result<std::vector<AgentMatchRecord>> {
-                CONTEX_ASSIGN_OR_RETURN(
-                    auto s, c.Prepare("SELECT agent_id, project_id, need_index, node_key, "
-                                      "data_key, similarity, keyword_score FROM agent_matches "
-                                      "WHERE project_id = ?1 ORDER BY agent_id, need_index, "
-                                      "node_key"));
-                s->Bind(1, project_id);
-                return CollectRows<AgentMatchRecord>(*s, ReadMatch);
-            });
+        return SelectMatches("list_matches",
+                             "project_id = ?1 ORDER BY agent_id, need_index, node_key",
+                             project_id);
     }
 
     Result<std::vector<AgentMatchRecord>> ListAgentMatches(std::string_view agent_id) override {
+        return SelectMatches("list_agent_matches", "agent_id = ?1 ORDER BY need_index, node_key",
+                             agent_id);
+    }
+
+    // agent_matches rows WHERE `condition` (which binds ?1 to `key`).
+    Result<std::vector<AgentMatchRecord>> SelectMatches(const char* operation,
+                                                        const char* condition,
+                                                        std::string_view key) {
         return Read<std::vector<AgentMatchRecord>>(
-            "list_agent_matches", [&](Connection& c) -> Result<std::vector<AgentMatchRecord>> {
-                CONTEX_ASSIGN_OR_RETURN(
-                    auto s, c.Prepare("SELECT agent_id, project_id, need_index, node_key, "
-                                      "data_key, similarity, keyword_score FROM agent_matches "
-                                      "WHERE agent_id = ?1 ORDER BY need_index, node_key"));
-                s->Bind(1, agent_id);
+            operation, [&](Connection& c) -> Result<std::vector<AgentMatchRecord>> {
+                const std::string sql = Sql({"SELECT agent_id, project_id, need_index, node_key, "
+                                             "data_key, similarity, keyword_score FROM "
+                                             "agent_matches WHERE ",
+                                             condition});
+                CONTEX_ASSIGN_OR_RETURN(auto s, c.Prepare(sql.c_str()));
+                s->Bind(1, key);
                 return CollectRows<AgentMatchRecord>(*s, ReadMatch);
             });
     }
