@@ -19,7 +19,7 @@ echo "# $(date -u +%FT%TZ) nproc=$(nproc) cpu=$(lscpu | sed -n 's/^Model name: *
 for n in "${SIZES[@]}"; do
   [ -f "$DATA/base_$n.f32" ] || $RUN /usr/bin/python3 bench/index/make_data.py "$DATA" "$n"
   for rep in $(seq "$REPS"); do
-    $RUN /usr/bin/python3 bench/index/baseline.py "$DATA" "$n" --queries "$QUERIES" \
+    $RUN /usr/bin/python3 bench/index/baseline.py "$DATA" "$n" --queries "$QUERIES" --ef 128,64,256 \
         ${BASELINE_ARGS:-}
     $RUN "$BIN" --benchmark_filter="BM_(Exact|Hnsw)Top10/$n/" --benchmark_format=console \
         --benchmark_counters_tabular=true
