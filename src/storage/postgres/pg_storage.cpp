@@ -53,6 +53,10 @@ constexpr std::string_view kLog = "contex.db";
     "response_format, coalesce(notification_channel, ''), webhook_url, webhook_secret, " \
     "to_json(data_keys)::text, last_sequence, last_seen::text, created_at::text, "       \
     "updated_at::text, data::text"
+// Webhook rows pending or delivering, as one sum over the two partial indexes.
+#define PENDING_DELIVERIES_COUNT                                                            \
+    "(SELECT count(*) FROM agent_notifications WHERE delivery_status = 'pending') + "     \
+    "(SELECT count(*) FROM agent_notifications WHERE delivery_status = 'delivering')"
 #define NOTIFICATION_COLS                                                                 \
     "message_id, agent_id, project_id, sequence, type, payload::text, created_at::text, " \
     "delivery_status, attempts, next_attempt_at::text, locked_until::text, "              \
@@ -1110,10 +1114,7 @@ class PgStorage final : public Storage {
             "count_pending_deliveries", [&](PgConnection& c) -> Result<int64_t> {
                 CONTEX_ASSIGN_OR_RETURN(
                     PgResult r, c.Exec("count_pending_deliveries",
-                                       "SELECT (SELECT count(*) FROM agent_notifications WHERE "
-                                       "delivery_status = 'pending') + (SELECT count(*) FROM "
-                                       "agent_notifications WHERE delivery_status = "
-                                       "'delivering')"));
+                                       "SELECT " PENDING_DELIVERIES_COUNT));
                 return r.Int(0, 0);
             });
     }
@@ -1123,8 +1124,7 @@ class PgStorage final : public Storage {
             CONTEX_ASSIGN_OR_RETURN(
                 PgResult r, c.Exec("count_rows",
                                    "SELECT (SELECT count(*) FROM events), (SELECT count(*) FROM "
-                                   "embeddings), (SELECT count(*) FROM agent_notifications WHERE "
-                                   "delivery_status IN ('pending', 'delivering'))"));
+                                   "embeddings), " PENDING_DELIVERIES_COUNT));
             RowCounts counts;
             counts.events = r.Int(0, 0);
             counts.embeddings = r.Int(0, 1);
