@@ -6,19 +6,16 @@ namespace contex::embed::native {
 namespace {
 
 // Busy-wait budget before blocking: ~100 µs of pause instructions. Steps of one Encode
-// call are microseconds apart, and a futex wake-up costs tens of microseconds: a helper
-// that blocked at the end of every call would miss the first step of the next one. So
-// helpers spin this long after each step whether or not a lease is still held (the
-// grace period OpenMP runtimes call "block time"), then block.
+// call are microseconds apart, and a futex wake-up costs tens of microseconds.
 constexpr int kSpinIterations = 2000;
 constexpr uint64_t kPartMask = 0xffffffffu;
 // A claim index past every part, far enough from the step bits that claims never carry.
 constexpr uint64_t kNoPartsLeft = uint64_t{1} << 31;
 
-// Waits until `value` differs from `old`: spins for kSpinIterations, then blocks.
-template <typename T>
-T WaitChange(const std::atomic<T>& value, T old) {
-    for (int i = 0; i < kSpinIterations; ++i) {
+// Waits until `value` differs from `old`: spins while `keep_spinning()` allows, then blocks.
+template <typename T, typename Pred>
+T WaitChange(const std::atomic<T>& value, T old, Pred keep_spinning) {
+    for (int i = 0; i < kSpinIterations && keep_spinning(); ++i) {
         const T v = value.load(std::memory_order_acquire);
         if (v != old) return v;
         _mm_pause();
@@ -82,7 +79,7 @@ void IntraOpTeam::Lease::RunTask(Task task) {
     // Parts a helper claimed may still be running.
     const int parts = t.parts();
     for (int done; (done = t.finished_.load(std::memory_order_acquire)) != parts;) {
-        WaitChange(t.finished_, done);
+        WaitChange(t.finished_, done, [] { return true; });
     }
 }
 
@@ -91,7 +88,7 @@ void IntraOpTeam::HelperLoop() {
     for (;;) {
         uint64_t c = claim_.load(std::memory_order_acquire);
         while ((c >> 32) == seen_step) {
-            c = WaitChange(claim_, c);
+            c = WaitChange(claim_, c, [this] { return leased_.load(std::memory_order_relaxed); });
         }
         seen_step = c >> 32;
         if (stopping_.load(std::memory_order_acquire)) return;

@@ -29,9 +29,9 @@ public:
     // Parts of every step: one per thread (the caller plus the helpers).
     int parts() const { return static_cast<int>(helpers_.size()) + 1; }
 
-    // Exclusive use of the helpers by one thread. After every step the helpers spin
-    // briefly (~100 µs: a call's steps, and often the next short call, follow within
-    // that), then block until the next step.
+    // Exclusive use of the helpers by one thread. While a lease is held the helpers spin
+    // briefly between Run calls (a call's steps follow each other within microseconds),
+    // then block; releasing it lets them block at once.
     class Lease {
     public:
         ~Lease();
