@@ -8,6 +8,7 @@ namespace contex::index {
 std::vector<FusedEntry> Fuse(const std::vector<RankedEntry>& vector_list,
                              const std::vector<RankedEntry>& keyword_list,
                              const std::function<float(uint64_t)>& exact_cosine,
+                             const std::function<std::string_view(uint64_t)>& node_key_of,
                              const SearchParams& params) {
     struct Acc {
         FusedEntry entry;
@@ -21,7 +22,6 @@ std::vector<FusedEntry> Fuse(const std::vector<RankedEntry>& vector_list,
         const RankedEntry& e = vector_list[i];
         Acc& acc = by_ref[e.ref];
         acc.entry.ref = e.ref;
-        acc.entry.node_key = e.node_key;
         acc.entry.similarity = static_cast<float>(e.score);
         acc.entry.score += params.vector_boost / (rrf_k + static_cast<double>(i + 1));
         acc.in_vector = true;
@@ -31,7 +31,6 @@ std::vector<FusedEntry> Fuse(const std::vector<RankedEntry>& vector_list,
         const RankedEntry& e = keyword_list[i];
         Acc& acc = by_ref[e.ref];
         acc.entry.ref = e.ref;
-        acc.entry.node_key = e.node_key;
         acc.entry.keyword_score = static_cast<float>(e.score);
         acc.entry.score += 1.0 / (rrf_k + static_cast<double>(i + 1));
         acc.keyword_ok = e.score >= params.keyword_threshold;
@@ -45,14 +44,15 @@ std::vector<FusedEntry> Fuse(const std::vector<RankedEntry>& vector_list,
                                                                : MatchType::kKeyword;
         out.push_back(acc.entry);
     }
-    std::sort(out.begin(), out.end(), [](const FusedEntry& a, const FusedEntry& b) {
+    std::sort(out.begin(), out.end(), [&](const FusedEntry& a, const FusedEntry& b) {
         if (a.score != b.score) return a.score > b.score;
         if (a.similarity != b.similarity) return a.similarity > b.similarity;
-        return a.node_key < b.node_key;
+        return node_key_of(a.ref) < node_key_of(b.ref);
     });
     if (out.size() > static_cast<std::size_t>(std::max(params.k, 0))) {
         out.resize(static_cast<std::size_t>(std::max(params.k, 0)));
     }
+    for (FusedEntry& e : out) e.node_key = node_key_of(e.ref);
     return out;
 }
 

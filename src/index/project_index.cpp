@@ -56,6 +56,8 @@ private:
     auto Better() const {
         return [this](const Item& a, const Item& b) {
             if (a.score != b.score) return a.score > b.score;
+            // A segment's positions are in node-key order (Segment::Build).
+            if (a.segment == b.segment) return a.pos < b.pos;
             return key_of_(a) < key_of_(b);
         };
     }
@@ -485,7 +487,9 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 const unsigned mask = static_cast<unsigned>(
                     below(l.docs + lo) | below(l.docs + lo + 4) << 4 | below(l.docs + lo + 8) << 8 |
                     below(l.docs + lo + 12) << 12);
-                const uint32_t count = static_cast<uint32_t>(__builtin_popcount(mask));
+                // Sorted documents: the lanes below `doc` are a prefix, so their count is
+                // the number of trailing ones (no popcount instruction in baseline x86-64).
+                const uint32_t count = static_cast<uint32_t>(__builtin_ctz(~mask));
                 lo += count;
                 if (count < 16) {
                     l.cur = lo;
@@ -607,13 +611,13 @@ std::vector<Hit> Snapshot::Search(std::span<const float> query_vector,
     std::vector<RankedEntry> vector_list;
     if (vector_ok) {
         for (const Candidate& c : VectorCandidates(query_vector, candidates, params.ef_search)) {
-            vector_list.push_back({MakeRef(c.segment, c.pos), NodeKey(c), c.score});
+            vector_list.push_back({MakeRef(c.segment, c.pos), c.score});
         }
     }
     std::vector<RankedEntry> keyword_list;
     if (params.bm25_enabled) {
         for (const Candidate& c : KeywordCandidates(query_text, candidates)) {
-            keyword_list.push_back({MakeRef(c.segment, c.pos), NodeKey(c), c.score});
+            keyword_list.push_back({MakeRef(c.segment, c.pos), c.score});
         }
     }
     auto exact_cosine = [&](uint64_t ref) -> float {
@@ -622,8 +626,11 @@ std::vector<Hit> Snapshot::Search(std::span<const float> query_vector,
         if (!vector_ok || seg.dim() != dim_ || !seg.has_vector(pos)) return 0.0f;
         return Dot(query_vector.data(), seg.vector(pos), query_vector.size());
     };
+    auto node_key_of = [&](uint64_t ref) -> std::string_view {
+        return segments_[RefSegment(ref)].segment->node_key(RefPos(ref));
+    };
     std::vector<Hit> hits;
-    for (const FusedEntry& e : Fuse(vector_list, keyword_list, exact_cosine, params)) {
+    for (const FusedEntry& e : Fuse(vector_list, keyword_list, exact_cosine, node_key_of, params)) {
         const Segment& seg = *segments_[RefSegment(e.ref)].segment;
         Hit hit;
         hit.node_key = std::string(e.node_key);
@@ -922,8 +929,12 @@ bool ProjectIndex::Maintain() {
     HnswParams hnsw{options_.hnsw_m, options_.hnsw_ef_construction, options_.build_threads,
                     options_.hnsw_seed};
     const bool with_hnsw = docs.size() >= options_.hnsw_threshold && dim > 0;
+    std::vector<uint32_t> source_rows;  // merged position -> index in `docs`
     auto merged = Segment::Build(segment_id, std::move(docs), dim, with_hnsw ? &hnsw : nullptr,
-                                 options_.half_precision_prefilter);
+                                 options_.half_precision_prefilter, &source_rows);
+    // The merged segment orders its rows by node key: where each extracted row went.
+    std::vector<uint32_t> merged_pos(source_rows.size());
+    for (uint32_t pos = 0; pos < source_rows.size(); ++pos) merged_pos[source_rows[pos]] = pos;
 
     std::lock_guard lock(writer_mutex_);
     WriterState& state = *state_;
@@ -936,7 +947,7 @@ bool ProjectIndex::Maintain() {
     // Nodes deleted since `base` are tombstoned in the merged segment.
     auto dead = EmptyBits(merged->size());
     uint32_t dead_count = 0;
-    uint32_t next = 0;
+    uint32_t next = 0;  // index of the extracted row, in extraction order
     std::unordered_set<uint64_t> folded;
     for (const SegmentView& old : base->segments()) {
         folded.insert(old.segment->id());
@@ -944,7 +955,7 @@ bool ProjectIndex::Maintain() {
         const SegmentView* still = it == now.end() ? nullptr : it->second;
         for (uint32_t pos = 0; pos < old.segment->size(); ++pos) {
             if (old.IsDead(pos)) continue;
-            const uint32_t new_pos = next++;
+            const uint32_t new_pos = merged_pos[next++];
             if (still == nullptr || still->IsDead(pos)) {
                 SetBit(*dead, new_pos);
                 ++dead_count;

@@ -50,9 +50,16 @@ uint32_t Segment::LengthClassFloor(uint8_t length_class) { return LengthClasses(
 Segment::~Segment() = default;
 
 std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
-                                        const HnswParams* hnsw, bool half_prefilter) {
+                                        const HnswParams* hnsw, bool half_prefilter,
+                                        std::vector<uint32_t>* source_rows) {
     std::shared_ptr<Segment> seg(new Segment());
     const std::size_t n = docs.size();
+    // Positions follow the node keys' byte order, so that comparing two positions of this
+    // segment compares their keys (score ties are broken by key without reading keys).
+    std::vector<uint32_t> order(n);
+    std::iota(order.begin(), order.end(), 0u);
+    std::sort(order.begin(), order.end(),
+              [&](uint32_t a, uint32_t b) { return docs[a].node_key < docs[b].node_key; });
     seg->id_ = id;
     seg->dim_ = dim;
     seg->node_keys_.reserve(n);
@@ -67,7 +74,7 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     std::vector<uint32_t> doc_tfs;
     std::vector<uint32_t> df;
     for (std::size_t i = 0; i < n; ++i) {
-        SegmentDoc& doc = docs[i];
+        SegmentDoc& doc = docs[order[i]];
         if (!doc.vector.empty() && static_cast<int>(doc.vector.size()) == dim) {
             std::copy(doc.vector.begin(), doc.vector.end(), seg->vectors_.begin() + i * dim);
             seg->has_vector_[i] = 1;
@@ -88,6 +95,7 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
         std::vector<float>().swap(doc.vector);
         doc.terms.terms.clear();
     }
+    if (source_rows != nullptr) *source_rows = std::move(order);
 
     const std::size_t vocabulary = ids.size();
     seg->terms_.resize(vocabulary);

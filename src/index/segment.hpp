@@ -65,8 +65,13 @@ public:
     // no document has a vector). With `hnsw` set, also builds the graph.
     // `half_prefilter`: also keep half-precision rows and row norms (for segments that are
     // scanned exactly and large enough to benefit), see Snapshot's exact scan.
+    // Documents are stored in ascending byte order of their node keys (keys are unique
+    // within a segment), so for two positions of one segment `a < b` exactly when
+    // node_key(a) < node_key(b). With `source_rows` set, (*source_rows)[pos] is the index
+    // in `docs` of the document stored at `pos`.
     static std::shared_ptr<Segment> Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
-                                          const HnswParams* hnsw, bool half_prefilter = false);
+                                          const HnswParams* hnsw, bool half_prefilter = false,
+                                          std::vector<uint32_t>* source_rows = nullptr);
     ~Segment();
 
     uint64_t id() const { return id_; }

@@ -176,6 +176,72 @@ TEST(ProjectIndexMaintenance, BuildsHnswAndKeepsConcurrentWrites) {
     EXPECT_EQ(index.snapshot()->size(), live.size() - 1);
 }
 
+// Segments store rows in node-key order, so the merged segment's rows are not in the
+// order they were extracted from the old segments; deletes made while Maintain runs must
+// still tombstone the right merged rows, and later writes must find every node.
+TEST(ProjectIndexMaintenance, DeletesDuringMaintainHitTheRightRowsOfTheKeyOrderedMerge) {
+    std::mt19937 rng(12);
+    IndexOptions options;
+    options.hnsw_threshold = 400;
+    options.hnsw_ef_construction = 60;
+    ProjectIndex index(options);
+    std::map<std::string, std::string> live;  // key -> its unique token
+    std::map<std::string, std::string> token_of;
+    int64_t seq = 0;
+    // Batch b holds keys "k<i>_<b>": the batches interleave in byte order (k0_0, k0_1, ...),
+    // so the extraction order (batch by batch) differs from the merged key order.
+    for (int b = 0; b < 5; ++b) {
+        std::vector<IndexEntry> e;
+        for (int i = 0; i < 100; ++i) {
+            std::string key = "k" + std::to_string(i) + "_" + std::to_string(b);
+            std::string token = "tok" + std::to_string(b * 100 + i);
+            e.push_back(Entry(key, "d" + std::to_string(b), token, RandomUnit(rng, 16)));
+            live[key] = token;
+            token_of[key] = token;
+        }
+        ASSERT_TRUE(index.Apply(e, {}, ++seq).ok());
+    }
+    ASSERT_TRUE(index.NeedsMaintenance());
+    std::atomic<bool> done = false;
+    std::thread maintainer([&] {
+        EXPECT_TRUE(index.Maintain());
+        done = true;
+    });
+    // Replace nodes (delete one, add one: the project stays above the threshold) until
+    // Maintain has returned or half are replaced: the graph build takes far longer than
+    // one write, so deletes land between its base snapshot and its publish.
+    std::vector<std::string> order;
+    for (const auto& [key, token] : live) order.push_back(key);
+    std::shuffle(order.begin(), order.end(), rng);
+    std::size_t next = 0;
+    while (!done && next < order.size() / 2) {
+        live.erase(order[next]);
+        const std::string added = "x" + std::to_string(next);
+        std::vector<IndexEntry> e = {Entry(added, "dx", "tokx" + std::to_string(next), RandomUnit(rng, 16))};
+        live[added] = e[0].text;
+        token_of[added] = e[0].text;
+        ASSERT_TRUE(index.Apply(e, std::vector<std::string>{order[next]}, ++seq).ok());
+        ++next;
+    }
+    maintainer.join();
+    auto snap = index.snapshot();
+    ASSERT_GT(next, 0u);
+    ASSERT_EQ(snap->size(), live.size());
+    EXPECT_GT(snap->stats().hnsw_nodes, 0u);
+    for (const auto& [key, token] : live) {
+        ASSERT_EQ(KeywordHits(*snap, token), std::set<std::string>{key}) << key;
+    }
+    for (std::size_t i = 0; i < next; ++i) {
+        EXPECT_TRUE(KeywordHits(*snap, token_of.at(order[i])).empty()) << order[i];
+    }
+    // The writer's node map points at the merged rows: removing each live node by key
+    // empties the index.
+    std::vector<std::string> rest;
+    for (const auto& [key, token] : live) rest.push_back(key);
+    ASSERT_TRUE(index.Apply({}, rest, ++seq).ok());
+    EXPECT_EQ(index.snapshot()->size(), 0u);
+}
+
 TEST(ProjectIndexMaintenance, DeferredGraphServesExactUntilMaintained) {
     std::mt19937 rng(9);
     IndexOptions options;
