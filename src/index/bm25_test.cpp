@@ -340,3 +340,61 @@ TEST(Bm25Index, SeeksIntoUnevenListsKeepExhaustiveResults) {
 
 }  // namespace
 }  // namespace contex::index
+
+namespace contex::index {
+namespace {
+
+// Once one list is left essential, its postings whose bound cannot reach the threshold
+// are passed over in a tight loop: that loop must stop at exactly the postings the full
+// bound test would keep. A mid-frequency term over several blocks, a common term that
+// turns non-essential, many exact ties; results must equal exhaustive scoring (fails if
+// the loop passes over the posting it stops at, or leaves out the non-essential bound).
+TEST(Bm25Index, OneEssentialListKeepsExhaustiveResults) {
+    std::mt19937 rng(31);
+    // Short texts (lengths below 33 have exact length classes, so bounds are tight) from a
+    // small vocabulary: many documents score exactly alike, ties sit at the threshold.
+    auto text = [&] {
+        std::string t;
+        const int words = 1 + static_cast<int>(rng() % 12);
+        for (int i = 0; i < words; ++i) {
+            const uint32_t r = rng() % 100;
+            t += r < 35 ? "common " : r < 45 ? "mid " : r < 47 ? "rare " : "f" + std::to_string(rng() % 40) + " ";
+        }
+        return t;
+    };
+    std::map<std::string, std::string> live;
+    std::vector<IndexEntry> entries;
+    for (int i = 0; i < 8000; ++i) {
+        const std::string t = text();
+        const std::string key = "d" + std::to_string((i * 7121) % 8009);
+        entries.push_back(testing::Entry(key, "k", t));
+        live[key] = t;
+    }
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    auto snap = index.snapshot();
+    for (const char* query : {"mid common", "mid", "rare common", "rare mid common"}) {
+        auto terms = snap->analyzer().QueryTerms(query);
+        std::vector<std::pair<double, std::string>> oracle;
+        for (const auto& [key, t] : live) {
+            const double s = snap->Bm25(terms, snap->analyzer().Count(t));
+            if (s > 0) oracle.emplace_back(s, key);
+        }
+        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
+            return x.first != y.first ? x.first > y.first : x.second < y.second;
+        });
+        for (int k : {1, 7, 30, 120}) {
+            SearchParams p = testing::Wide(0.5f, 0.0f, k);
+            p.min_candidates = k;
+            auto hits = snap->Search({}, query, p);
+            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << query;
+            for (std::size_t i = 0; i < hits.size(); ++i) {
+                EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " k=" << k << " i=" << i;
+                EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first)) << query << " k=" << k;
+            }
+        }
+    }
+}
+
+}  // namespace
+}  // namespace contex::index

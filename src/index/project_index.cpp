@@ -545,6 +545,18 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 window_valid = false;
                 continue;
             }
+            if (first_essential + 1 == n_lists) {
+                // One essential list: its postings that the bound test below would prune
+                // before any seek (the same test against the same threshold, which only
+                // changes when a document is scored) are passed over in a tight loop, up to
+                // the end of its current block.
+                List& e = lists[first_essential];
+                const double block_max = block_bound(e, e.cur / kBlock);
+                const uint32_t stop = std::min(e.size, (e.cur / kBlock + 1) * kBlock);
+                while (e.cur < stop && std::min(impact_bound(e, e.cur), block_max) + rest < th) ++e.cur;
+                if (e.cur == stop) continue;
+                doc = e.docs[e.cur];
+            }
 
             // Bounds first, from term frequencies and length classes only (no length
             // lookup, no division): the essential lists holding `doc`, then the
