@@ -8,9 +8,14 @@ namespace {
 // Busy-wait budget before blocking: ~100 µs of pause instructions. Steps of one Encode
 // call are microseconds apart, and a futex wake-up costs tens of microseconds.
 constexpr int kSpinIterations = 2000;
-constexpr uint64_t kPartMask = 0xffffffffu;
-// A claim index past every part, far enough from the step bits that claims never carry.
-constexpr uint64_t kNoPartsLeft = uint64_t{1} << 31;
+// claim_ = step << 32 | parts of the step << 16 | next unclaimed part. A step sees at most
+// parts + threads claims, so the part field never carries into the count.
+constexpr int kPartBits = 16;
+constexpr uint64_t kPartMask = (uint64_t{1} << kPartBits) - 1;
+
+uint64_t StepWord(uint64_t step, int parts) {
+    return step << 32 | static_cast<uint64_t>(parts) << kPartBits;
+}
 
 // Waits until `value` differs from `old`: spins while `keep_spinning()` allows, then blocks.
 template <typename T, typename Pred>
@@ -36,9 +41,9 @@ IntraOpTeam::IntraOpTeam(int helpers) {
 
 IntraOpTeam::~IntraOpTeam() {
     stopping_.store(true, std::memory_order_release);
-    // A new step number with every part already claimed wakes the helpers, which then stop.
+    // A new step number with no parts wakes the helpers, which then stop.
     const uint64_t step = (claim_.load(std::memory_order_relaxed) >> 32) + 1;
-    claim_.store(step << 32 | kNoPartsLeft, std::memory_order_release);
+    claim_.store(StepWord(step, 0), std::memory_order_release);
     claim_.notify_all();
     for (auto& t : helpers_) t.join();
 }
@@ -54,15 +59,17 @@ std::unique_ptr<IntraOpTeam::Lease> IntraOpTeam::TryAcquire() {
 IntraOpTeam::Lease::~Lease() { team_->leased_.store(false, std::memory_order_release); }
 
 void IntraOpTeam::RunClaimedParts() {
-    const auto parts = static_cast<uint64_t>(this->parts());
     for (;;) {
         // A claim made after the caller started the next step is a part of that step:
         // task_ was published before that step's claim_ store, so it is the right one.
         const uint64_t claimed = claim_.fetch_add(1, std::memory_order_acq_rel);
-        const uint64_t part = claimed & kPartMask;
+        const auto part = static_cast<int>(claimed & kPartMask);
+        // The count comes with the claim: task_ may already belong to a later step when
+        // this claim is past the end of its own.
+        const auto parts = static_cast<int>((claimed >> kPartBits) & kPartMask);
         if (part >= parts) return;
-        task_.invoke(task_.fn, static_cast<int>(part));
-        if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == static_cast<int>(parts)) {
+        task_.invoke(task_.fn, part);
+        if (finished_.fetch_add(1, std::memory_order_acq_rel) + 1 == parts) {
             finished_.notify_one();
         }
     }
@@ -73,12 +80,11 @@ void IntraOpTeam::Lease::RunTask(Task task) {
     t.task_ = task;
     t.finished_.store(0, std::memory_order_relaxed);
     const uint64_t step = (t.claim_.load(std::memory_order_relaxed) >> 32) + 1;
-    t.claim_.store(step << 32, std::memory_order_release);
+    t.claim_.store(StepWord(step, task.parts), std::memory_order_release);
     if (!t.helpers_.empty()) t.claim_.notify_all();
     t.RunClaimedParts();
     // Parts a helper claimed may still be running.
-    const int parts = t.parts();
-    for (int done; (done = t.finished_.load(std::memory_order_acquire)) != parts;) {
+    for (int done; (done = t.finished_.load(std::memory_order_acquire)) != task.parts;) {
         WaitChange(t.finished_, done, [] { return true; });
     }
 }

@@ -4,6 +4,7 @@
 // to a call that would run alone.
 #pragma once
 
+#include <algorithm>
 #include <atomic>
 #include <cstdint>
 #include <memory>
@@ -17,6 +18,7 @@ class IntraOpTeam {
     struct Task {
         void (*invoke)(const void* fn, int part) = nullptr;
         const void* fn = nullptr;
+        int parts = 0;
     };
 
 public:
@@ -26,7 +28,9 @@ public:
     IntraOpTeam(const IntraOpTeam&) = delete;
     IntraOpTeam& operator=(const IntraOpTeam&) = delete;
 
-    // Parts of every step: one per thread (the caller plus the helpers).
+    static constexpr int kMaxParts = 4096;
+
+    // Threads of the team (the caller plus the helpers): the parts of a step by default.
     int parts() const { return static_cast<int>(helpers_.size()) + 1; }
 
     // Exclusive use of the helpers by one thread. While a lease is held the helpers spin
@@ -46,7 +50,14 @@ public:
         // fn must not throw.
         template <typename Fn>
         void Run(const Fn& fn) {
-            RunTask({[](const void* f, int part) { (*static_cast<const Fn*>(f))(part); }, &fn});
+            Run(parts(), fn);
+        }
+        // The same with `parts` parts, 1 to kMaxParts: more parts than threads let a
+        // faster thread take more of the work.
+        template <typename Fn>
+        void Run(int parts, const Fn& fn) {
+            RunTask({[](const void* f, int part) { (*static_cast<const Fn*>(f))(part); }, &fn,
+                     std::clamp(parts, 1, kMaxParts)});
         }
 
     private:
@@ -67,8 +78,8 @@ private:
     std::vector<std::thread> helpers_;
     std::atomic<bool> leased_{false};
     std::atomic<bool> stopping_{false};
-    // Step number (high 32 bits) and next unclaimed part (low 32 bits); a step starts by
-    // storing (step, 0), every claim is a fetch_add.
+    // Step number (high 32 bits), the step's part count and its next unclaimed part (16
+    // bits each); a step starts by storing (step, parts, 0), every claim is a fetch_add.
     std::atomic<uint64_t> claim_{0};
     std::atomic<int> finished_{0};  // parts of the current step that have finished
     Task task_;                     // published by the store that starts a step

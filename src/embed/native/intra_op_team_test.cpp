@@ -25,6 +25,23 @@ TEST(IntraOpTeam, EveryPartRunsOncePerStep) {
     }
 }
 
+TEST(IntraOpTeam, StepsMayHaveMorePartsThanThreads) {
+    IntraOpTeam team(2);
+    auto lease = team.TryAcquire();
+    ASSERT_NE(lease, nullptr);
+    std::vector<std::atomic<int>> runs(40);
+    for (int step = 0; step < 2000; ++step) {
+        // Part counts change from step to step, so a late claim on one step must not be
+        // read against the next one's count.
+        const int parts = 1 + step % 40;
+        lease->Run(parts, [&](int part) { runs[static_cast<std::size_t>(part)].fetch_add(1); });
+        for (int p = 0; p < 40; ++p) {
+            ASSERT_EQ(runs[static_cast<std::size_t>(p)].exchange(0), p < parts ? 1 : 0)
+                << "step " << step << " part " << p;
+        }
+    }
+}
+
 // Each part waits until every part has started: only threads running side by side get
 // through, so this fails (times out) unless the helpers really take parts.
 TEST(IntraOpTeam, PartsRunOnSeveralThreadsAtOnce) {

@@ -1,6 +1,7 @@
 // Internal: vectorised row kernels of the encoder with runtime CPU dispatch.
 #pragma once
 
+#include <cstddef>
 #include <cstdint>
 #include <string_view>
 
@@ -31,6 +32,17 @@ struct Kernels {
     // scratch holds (dim + 4) * round_up(len, 16) floats.
     void (*attention)(const float* q, const float* k, const float* v, int ld, int len,
                       int dim, float scale, float* out, int ld_out, float* scratch);
+    // A product of rows by a weight matrix stored in tiles of 16 output columns,
+    // `tile_stride` floats apart, each k x 16 row-major (oneDNN's BA16a16b layout).
+    // small_gemm_pack transposes the rows (a: rows x k, `lda` apart) into `packed`, groups
+    // of 16 rows (the last zero-filled) of k x 16 floats each, i.e. round_up(rows, 16) * k
+    // floats; small_gemm then computes out (rows x cols, `ldo` apart) = a x W for the
+    // first `cols` columns of the tiles at w (the last tile may be partial). One packing
+    // serves any number of column ranges. Null where oneDNN's own kernels are the faster
+    // choice.
+    void (*small_gemm_pack)(const float* a, int lda, int rows, int k, float* packed);
+    void (*small_gemm)(const float* packed, int rows, int k, const float* w,
+                       std::size_t tile_stride, int cols, float* out, int ldo);
 };
 
 // The kernels for `isa`, falling back to the best supported one when the CPU lacks it.
