@@ -398,3 +398,41 @@ TEST(Bm25Index, OneEssentialListKeepsExhaustiveResults) {
 
 }  // namespace
 }  // namespace contex::index
+
+namespace contex::index {
+namespace {
+
+// Exact scores take a document's length from a posting's length class while the class is
+// exact (lengths below Segment::kExactLengthClasses) and from the lengths array above it:
+// documents of every length from 100 to 200 words, all holding the query term, must score
+// exactly as exhaustive scoring (fails if a wide class near the boundary is taken as exact).
+TEST(Bm25Index, ScoresDocumentsAroundTheExactLengthClassBoundary) {
+    std::map<std::string, std::string> texts;
+    std::vector<IndexEntry> entries;
+    for (int length = 100; length <= 200; ++length) {
+        std::string t = "target ";
+        for (int i = 1; i < length; ++i) t += "w" + std::to_string(i % 37) + " ";
+        const std::string key = "n" + std::to_string(length);
+        entries.push_back(testing::Entry(key, "k", t));
+        texts[key] = t;
+    }
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    auto snap = index.snapshot();
+    auto terms = snap->analyzer().QueryTerms("target");
+    std::map<std::string, float> expected;
+    for (const auto& [key, t] : texts) {
+        expected[key] = static_cast<float>(snap->Bm25(terms, snap->analyzer().Count(t)));
+    }
+    SearchParams p = testing::Wide(0.5f, 0.0f, 101);
+    auto hits = snap->Search({}, "target", p);
+    ASSERT_EQ(hits.size(), texts.size());
+    for (const Hit& h : hits) EXPECT_EQ(h.keyword_score, expected.at(h.node_key)) << h.node_key;
+    // Shorter documents score higher: the ranking follows the lengths.
+    for (std::size_t i = 0; i + 1 < hits.size(); ++i) {
+        EXPECT_GT(hits[i].keyword_score, hits[i + 1].keyword_score) << i;
+    }
+}
+
+}  // namespace
+}  // namespace contex::index

@@ -583,7 +583,18 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             if (!pruned) {
                 // Exact score, summed in query-term order: the arithmetic of
                 // Snapshot::Bm25 and of reverse matching, so all paths agree bit for bit.
-                const double norm = LengthNorm(seg.length(doc));
+                // An impact's length class is the length itself below
+                // kExactLengthClasses: then no random read of the lengths array.
+                uint32_t length_class = 255;
+                for (std::size_t i = first_essential; i < n_lists; ++i) {
+                    const List& l = lists[i];
+                    if (l.doc() == doc) {
+                        length_class = l.impacts[l.cur] & 0xffu;
+                        break;
+                    }
+                }
+                const double norm = LengthNorm(length_class < Segment::kExactLengthClasses ? length_class
+                                                                                            : seg.length(doc));
                 double score = 0;
                 for (std::size_t i : by_term) {
                     const List& l = lists[i];
@@ -600,8 +611,12 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                 List& l = lists[i];
                 if (l.doc() != doc) continue;
                 ++l.cur;
-                // Essential lists are read in order; their documents' lengths are not.
-                if (l.cur + kPrefetch < l.size) __builtin_prefetch(lengths + l.docs[l.cur + kPrefetch]);
+                // Essential lists are read in order; their documents' lengths are not
+                // (needed only beyond the exact length classes).
+                if (l.cur + kPrefetch < l.size &&
+                    (l.impacts[l.cur + kPrefetch] & 0xffu) >= Segment::kExactLengthClasses) {
+                    __builtin_prefetch(lengths + l.docs[l.cur + kPrefetch]);
+                }
             }
             if (!pruned) {
                 const std::size_t before = first_essential;

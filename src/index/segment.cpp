@@ -23,11 +23,12 @@ struct LengthClassTable {
     std::array<uint32_t, 256> floor{};
     LengthClassTable() {
         for (uint32_t c = 0; c < 256; ++c) {
-            if (c <= 32) {
+            if (c <= Segment::kExactLengthClasses) {
                 floor[c] = c;
                 continue;
             }
-            const uint64_t grown = std::max<uint64_t>(uint64_t(floor[c - 1]) + 1, uint64_t(floor[c - 1]) * 11 / 10);
+            // 15 % steps: class 255 starts beyond 2^32, so every length has a class.
+            const uint64_t grown = std::max<uint64_t>(uint64_t(floor[c - 1]) + 1, uint64_t(floor[c - 1]) * 115 / 100);
             floor[c] = static_cast<uint32_t>(std::min<uint64_t>(grown, std::numeric_limits<uint32_t>::max()));
         }
     }

@@ -122,7 +122,10 @@ public:
     static constexpr uint32_t kImpactTfCap = 255;
     const uint16_t* impacts(const Postings& p) const { return post_impacts_.data() + p.begin; }
     // Length classes: class c holds the lengths in [LengthClassFloor(c),
-    // LengthClassFloor(c + 1)); exact up to 32, then about 10 % wide.
+    // LengthClassFloor(c + 1)). Classes below kExactLengthClasses hold exactly the length
+    // c (node texts are chunked to at most 200 tokens, engine.md §1.10, so most documents
+    // fall there and an impact gives their exact length), then about 15 % wide.
+    static constexpr uint32_t kExactLengthClasses = 128;
     static uint8_t LengthClass(uint32_t length);
     static uint32_t LengthClassFloor(uint8_t length_class);
 
