@@ -50,6 +50,13 @@ constexpr int kSmallGemmRangesPerThread = 4;
 
 enum LinearKind { kQkv = 0, kAttnOut = 1, kFfnUp = 2, kFfnDown = 3 };
 
+// Output columns per tile of Linear::tiles (the width Kernels::small_gemm works in).
+constexpr int64_t kTileColumns = 16;
+
+struct AlignedFree {
+    void operator()(float* p) const { std::free(p); }
+};
+
 struct Linear {
     int n = 0;  // output features
     int k = 0;  // input features
@@ -64,17 +71,19 @@ struct Linear {
     // 0 when the chosen layout is not of that form (the call then runs on one thread).
     int64_t column_block = 0;
     std::size_t column_block_bytes = 0;
-    // fp32 weights in 16-column tiles (BA16a16b), which Kernels::small_gemm reads: calls of
-    // at most kSmallGemmRows rows use it instead of oneDNN.
-    bool small_gemm_tiles = false;
+    // The fp32 weights once more, for Kernels::small_gemm (null without it): tiles of
+    // kTileColumns output columns, each k x kTileColumns row-major, the last zero-padded.
+    // Row blocks of at most kSmallGemmRows rows use these instead of oneDNN; a second copy
+    // because oneDNN's layout is the faster one for big blocks (decision 0006).
+    std::unique_ptr<float[], AlignedFree> tiles;
 };
 
-// Output columns [begin, end) of `l` computed by part `part` of `parts`: whole column
-// blocks, split as evenly as blocks allow (possibly empty).
-std::pair<int64_t, int64_t> ColumnRange(const Linear& l, int part, int parts) {
-    const int64_t blocks = (l.n + l.column_block - 1) / l.column_block;
-    const int64_t begin = blocks * part / parts * l.column_block;
-    const int64_t end = std::min<int64_t>(l.n, blocks * (part + 1) / parts * l.column_block);
+// Columns [begin, end) of `n` computed by part `part` of `parts`: whole blocks of `block`
+// columns, split as evenly as blocks allow (possibly empty).
+std::pair<int64_t, int64_t> ColumnRange(int64_t n, int64_t block, int part, int parts) {
+    const int64_t blocks = (n + block - 1) / block;
+    const int64_t begin = blocks * part / parts * block;
+    const int64_t end = std::min<int64_t>(n, blocks * (part + 1) / parts * block);
     return {begin, std::max(begin, end)};
 }
 
@@ -182,6 +191,26 @@ internal::Isa ParseIsa(std::string_view name) {
     return internal::Isa::kAuto;
 }
 
+// W ([n, k] row-major, as PyTorch stores it) as Linear::tiles.
+std::unique_ptr<float[], AlignedFree> TileWeights(const std::vector<float>& w, int n, int k) {
+    const int64_t tiles = (n + kTileColumns - 1) / kTileColumns;
+    const std::size_t floats = static_cast<std::size_t>(tiles * kTileColumns) * k;
+    std::unique_ptr<float[], AlignedFree> out(
+        static_cast<float*>(std::aligned_alloc(64, (floats * sizeof(float) + 63) / 64 * 64)));
+    CONTEX_ASSERT(out != nullptr);
+    for (int64_t t = 0; t < tiles; ++t) {
+        float* tile = out.get() + t * kTileColumns * k;
+        for (int kk = 0; kk < k; ++kk) {
+            for (int64_t i = 0; i < kTileColumns; ++i) {
+                const int64_t col = t * kTileColumns + i;
+                tile[kk * kTileColumns + i] =
+                    col < n ? w[static_cast<std::size_t>(col) * k + kk] : 0.0f;
+            }
+        }
+    }
+    return out;
+}
+
 }  // namespace
 
 struct BertModel::Impl {
@@ -238,12 +267,10 @@ struct BertModel::Workspace::State {
     // as small_gemm_pack leaves them).
     void SmallGemm(const Linear& l, const float* packed, int64_t m, int64_t begin, int64_t end,
                    float* dst) const {
-        const auto* tiles = static_cast<const char*>(l.weights.get_data_handle()) +
-                            static_cast<std::size_t>(begin / l.column_block) * l.column_block_bytes;
+        const std::size_t tile_floats = static_cast<std::size_t>(l.k) * kTileColumns;
         model->kernels->small_gemm(packed, static_cast<int>(m), l.k,
-                                   reinterpret_cast<const float*>(tiles),
-                                   l.column_block_bytes / sizeof(float),
-                                   static_cast<int>(end - begin), dst + begin, l.n);
+                                   l.tiles.get() + begin / kTileColumns * tile_floats,
+                                   tile_floats, static_cast<int>(end - begin), dst + begin, l.n);
     }
 
     // dst = src x W^T for M rows (f32 -> f32, or u8 -> s32 in int8 mode).
@@ -329,17 +356,6 @@ Result<Linear> BertModel::Impl::MakeLinear(std::vector<float> w, std::vector<flo
                                                   int8 ? dt::s32 : dt::f32, tag::ab)),
             engine);
         l.weights_desc = probe.weights_desc();
-        if (!int8 && kernels->small_gemm != nullptr) {
-            // 16-column tiles for small_gemm, kept only if oneDNN has an optimised kernel
-            // for them too (bigger row blocks still go through oneDNN).
-            const dnnl::memory::desc tiles({k, n}, dt::f32, tag::BA16a16b);
-            const dnnl::matmul::primitive_desc check(
-                dnnl::matmul::desc(probe.src_desc(), tiles, probe.dst_desc()), engine);
-            if (!std::string_view(check.impl_info_str()).starts_with("ref")) {
-                l.weights_desc = tiles;
-                l.small_gemm_tiles = true;
-            }
-        }
         l.weights = dnnl::memory(l.weights_desc, engine);
         // PyTorch stores W as [n, k] row-major: the (k, n) matrix in "ba" order.
         const dnnl::memory::desc plain_md({k, n}, wdt, tag::ba);
@@ -370,7 +386,7 @@ Result<Linear> BertModel::Impl::MakeLinear(std::vector<float> w, std::vector<flo
         dnnl::reorder(plain, l.weights).execute(stream, plain, l.weights);
         stream.wait();
         std::tie(l.column_block, l.column_block_bytes) = ColumnBlocking(l.weights_desc);
-        l.small_gemm_tiles = l.small_gemm_tiles && l.column_block == 16;
+        if (!int8 && kernels->small_gemm != nullptr) l.tiles = TileWeights(w, n, k);
     } catch (const dnnl::error& e) {
         return Internal(std::string("oneDNN failed to prepare weights: ") + e.what());
     }
@@ -627,7 +643,7 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     float* row_buf = s.row_buf.Ensure(static_cast<std::size_t>(std::max(3 * H, I)));
     using RowFn = std::function<void(int64_t r, float* y)>;
     auto small_gemm = [](const Linear& l, int64_t n) {
-        return l.small_gemm_tiles && n <= kSmallGemmRows;
+        return l.tiles != nullptr && n <= kSmallGemmRows;
     };
     auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
                      const auto& columns, const RowFn& whole_row) {
@@ -644,10 +660,10 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
             // Column ranges write dst in place. A team gets several ranges per thread, so
             // one whose weights arrive faster takes more of them (no oneDNN call here, so
             // a range costs only its claim).
-            const auto tiles = static_cast<int>((l.n + l.column_block - 1) / l.column_block);
+            const auto tiles = static_cast<int>((l.n + kTileColumns - 1) / kTileColumns);
             const int ranges = lease ? std::min(tiles, kSmallGemmRangesPerThread * parts) : 1;
             auto range = [&](int t) {
-                const auto [begin, end] = ColumnRange(l, t, ranges);
+                const auto [begin, end] = ColumnRange(l.n, kTileColumns, t, ranges);
                 if (begin == end) return;
                 s.SmallGemm(l, packed, n, begin, end, dst);
                 for (int64_t r = 0; r < n; ++r) {
@@ -665,11 +681,11 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
         }
         if (lease) {
             for (int t = 0; t < parts; ++t) {
-                const auto [begin, end] = ColumnRange(l, t, parts);
+                const auto [begin, end] = ColumnRange(l.n, l.column_block, t, parts);
                 if (begin < end) s.PrepareColumns(s.PartState(t), kind, l, n, begin, end);
             }
             run_parts([&](int t) {
-                const auto [begin, end] = ColumnRange(l, t, parts);
+                const auto [begin, end] = ColumnRange(l.n, l.column_block, t, parts);
                 const int cols = static_cast<int>(end - begin);
                 if (cols == 0) return;
                 auto& mem = s.PartState(t);
