@@ -291,8 +291,9 @@ struct BertModel::Workspace::State {
             dst);
     }
 
-    // Creates the primitive GemmColumns will use, on the calling thread: oneDNN's primitive
-    // cache is not meant for primitives being created on several threads at once.
+    // Creates the primitive GemmColumns will use, on the calling thread, before a team
+    // step: with parts creating theirs concurrently, TSan reported a race inside oneDNN's
+    // primitive cache.
     void PrepareColumns(Part& mem, LinearKind kind, const Linear& l, int64_t m, int64_t begin,
                         int64_t end) {
         Prepare(mem.primitives, {static_cast<int>(kind), m, begin, end}, l,
@@ -642,7 +643,7 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     // all column ranges (it reads whole rows and overwrites the next GEMM's int8 input).
     float* row_buf = s.row_buf.Ensure(static_cast<std::size_t>(std::max(3 * H, I)));
     using RowFn = std::function<void(int64_t r, float* y)>;
-    auto small_gemm = [](const Linear& l, int64_t n) {
+    auto use_small_gemm = [](const Linear& l, int64_t n) {
         return l.tiles != nullptr && n <= kSmallGemmRows;
     };
     auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
@@ -654,7 +655,7 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                 for (int64_t r = r0; r < r1; ++r) whole_row(r, row(dst, r, l.n));
             });
         };
-        if (!int8 && small_gemm(l, n)) {
+        if (!int8 && use_small_gemm(l, n)) {
             float* packed = s.packed.Ensure(static_cast<std::size_t>((n + 15) / 16 * 16) * l.k);
             k.small_gemm_pack(src, l.k, static_cast<int>(n), l.k, packed);
             // Column ranges write dst in place. A team gets several ranges per thread, so
