@@ -271,6 +271,17 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
     double floor = -std::numeric_limits<double>::infinity();
     auto theta = [&] { return std::max(top.threshold(), floor) * (1.0 - kSlack); };
 
+    // Bounds per impact value of one list, computed on first use: direct-mapped caches
+    // (0 is no impact value, tf >= 1, so it marks an empty slot). With exact length
+    // classes a long list has a few hundred distinct impacts: 128 slots and a
+    // multiplicative hash keep recomputation (a division each) rare.
+    struct BoundCache {
+        std::array<uint16_t, 128> impact_tag{};
+        std::array<double, 128> impact_bound{};
+        std::array<uint16_t, 128> floor_tag{};
+        std::array<double, 128> floor_value{};
+        static std::size_t Slot(uint16_t impact) { return (uint32_t(impact) * 0x9E3779B1u) >> 25; }  // 0..127
+    };
     struct List {
         const Segment::Postings* postings = nullptr;
         const uint32_t* docs = nullptr;
@@ -286,11 +297,7 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
         double idf = 0;
         double upper_bound = 0;  // over the whole list
         const uint16_t* impacts = nullptr;
-        // Bounds per impact value, computed on first use: small direct-mapped caches.
-        std::array<uint16_t, 64> impact_tag{};
-        std::array<double, 64> impact_bound{};
-        std::array<uint16_t, 64> floor_tag{};
-        std::array<double, 64> floor_value{};
+        BoundCache* cache = nullptr;
         uint32_t doc() const { return cur < size ? docs[cur] : kEnd; }
     };
 
@@ -319,15 +326,14 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             }
             list.upper_bound = bound * (1.0 + kSlack);
             list.impacts = seg.impacts(*p);
-            // 0 is no impact value (tf >= 1), so it marks an empty cache slot.
-            list.impact_tag.fill(0);
-            list.floor_tag.fill(0);
             lists.push_back(list);
         }
         if (lists.empty()) continue;
         std::sort(lists.begin(), lists.end(),
                   [](const List& a, const List& b) { return a.upper_bound < b.upper_bound; });
         const std::size_t n_lists = lists.size();
+        std::vector<BoundCache> caches(n_lists);
+        for (std::size_t i = 0; i < n_lists; ++i) lists[i].cache = &caches[i];
         std::vector<double> prefix(n_lists);
         double acc = 0;
         for (std::size_t i = 0; i < n_lists; ++i) prefix[i] = acc += lists[i].upper_bound;
@@ -356,12 +362,13 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
         // document's); cached per impact value.
         auto impact_bound = [&](List& l, uint32_t j) {
             const uint16_t impact = l.impacts[j];
-            const std::size_t slot = ((impact & 0xffu) + (impact >> 8) * 23u) & 63u;
-            if (l.impact_tag[slot] != impact) {
+            BoundCache& c = *l.cache;
+            const std::size_t slot = BoundCache::Slot(impact);
+            if (c.impact_tag[slot] != impact) {
                 const uint32_t tf = impact >> 8;
                 const uint8_t length_class = impact & 0xff;
-                l.impact_tag[slot] = impact;
-                l.impact_bound[slot] =
+                c.impact_tag[slot] = impact;
+                c.impact_bound[slot] =
                     tf == Segment::kImpactTfCap
                         ? l.upper_bound
                         : std::min(l.upper_bound,
@@ -369,22 +376,23 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
                                                  LengthNorm(Segment::LengthClassFloor(length_class))) *
                                        (1.0 + kSlack));
             }
-            return l.impact_bound[slot];
+            return c.impact_bound[slot];
         };
         // Lower bound on the same contribution: at the largest length of the class.
         auto impact_floor = [&](List& l, uint32_t j) {
             const uint16_t impact = l.impacts[j];
-            const std::size_t slot = ((impact & 0xffu) + (impact >> 8) * 23u) & 63u;
-            if (l.floor_tag[slot] != impact) {
+            BoundCache& c = *l.cache;
+            const std::size_t slot = BoundCache::Slot(impact);
+            if (c.floor_tag[slot] != impact) {
                 const uint32_t tf = impact >> 8;  // the real tf is at least this
                 const uint8_t length_class = impact & 0xff;
                 const uint32_t longest = length_class == 255
                                              ? std::numeric_limits<uint32_t>::max()
                                              : Segment::LengthClassFloor(static_cast<uint8_t>(length_class + 1)) - 1;
-                l.floor_tag[slot] = impact;
-                l.floor_value[slot] = Bm25TermScore(l.idf, k1_plus_1, tf, LengthNorm(longest));
+                c.floor_tag[slot] = impact;
+                c.floor_value[slot] = Bm25TermScore(l.idf, k1_plus_1, tf, LengthNorm(longest));
             }
-            return l.floor_value[slot];
+            return c.floor_value[slot];
         };
 
         // Priming: a proven floor for the count-th best score, so that the max-score
