@@ -34,6 +34,42 @@ protected:
     ProjectIndex index;
 };
 
+// Keyword top-k of `snap` for every query and k must equal exhaustive BM25 scoring of
+// `live` (node key -> text): the same keys in the same order (score descending, ties by
+// node key) with the same scores — exactly, or within 4 ULPs with `exact_scores` false.
+void ExpectExhaustiveTopK(const Snapshot& snap, const std::map<std::string, std::string>& live,
+                          std::initializer_list<const char*> queries,
+                          std::initializer_list<int> ks, const std::string& stage = "",
+                          bool exact_scores = true) {
+    for (const char* query : queries) {
+        const auto terms = snap.analyzer().QueryTerms(query);
+        std::vector<std::pair<double, std::string>> oracle;
+        for (const auto& [key, t] : live) {
+            const double s = snap.Bm25(terms, snap.analyzer().Count(t));
+            if (s > 0) oracle.emplace_back(s, key);
+        }
+        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
+            return x.first != y.first ? x.first > y.first : x.second < y.second;
+        });
+        for (int k : ks) {
+            SearchParams p = testing::Wide(0.5f, 0.0f, k);
+            p.min_candidates = k;  // a small candidate depth: the heap fills and pruning runs
+            const auto hits = snap.Search({}, query, p);
+            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << stage << " " << query;
+            for (std::size_t i = 0; i < hits.size(); ++i) {
+                EXPECT_EQ(hits[i].node_key, oracle[i].second)
+                    << stage << " " << query << " k=" << k << " i=" << i;
+                const auto want = static_cast<float>(oracle[i].first);
+                if (exact_scores) {
+                    EXPECT_EQ(hits[i].keyword_score, want) << stage << " " << query << " k=" << k;
+                } else {
+                    EXPECT_FLOAT_EQ(hits[i].keyword_score, want) << stage << " " << query;
+                }
+            }
+        }
+    }
+}
+
 TEST_F(Bm25Corpus, ScoresEqualHandComputedValues) {
     // apple in d1: 0.98083 * 2 * 2.2 / (2 + 1.2 * (0.25 + 0.75 * 3/3)) = 1.34864
     auto apple = Scores("apple");
@@ -122,35 +158,12 @@ TEST(Bm25Index, TopKEqualsExhaustiveScoring) {
     ASSERT_EQ(snap->size(), live.size());
     EXPECT_GT(snap->segments().size(), 1u);
     EXPECT_GT(snap->stats().tombstones, 0u);
-    for (const char* query : {"alpha", "theta rho", "sigma pi beta", "mu nu xi omicron",
-                              "alpha beta gamma delta"}) {
-        auto terms = snap->analyzer().QueryTerms(query);
-        std::vector<std::pair<double, std::string>> oracle;
-        for (const auto& [key, t] : live) {
-            double s = snap->Bm25(terms, snap->analyzer().Count(t));
-            if (s > 0) oracle.emplace_back(s, key);
-        }
-        std::sort(oracle.begin(), oracle.end(), [](const auto& a, const auto& b) {
-            return a.first != b.first ? a.first > b.first : a.second < b.second;
-        });
-        for (int k : {1, 5, 20}) {
-            SearchParams p = testing::Wide(0.5f, 0.0f, k);
-            p.min_candidates = k;  // C = 4k: the heap fills and max-score prunes
-            auto hits = snap->Search({}, query, p);
-            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << query;
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " k=" << k << " i=" << i;
-                EXPECT_FLOAT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first));
-            }
-        }
-    }
+    ExpectExhaustiveTopK(*snap, live,
+                         {"alpha", "theta rho", "sigma pi beta", "mu nu xi omicron",
+                          "alpha beta gamma delta"},
+                         {1, 5, 20}, "", /*exact_scores=*/false);
 }
 
-}  // namespace
-}  // namespace contex::index
-
-namespace contex::index {
-namespace {
 
 // Block-max pruning (blocks of Segment::kBlockSize postings, bounds from length classes,
 // a primed threshold) must return exactly the exhaustive top-k, ties (identical texts)
@@ -187,30 +200,11 @@ TEST(Bm25Index, BlockMaxTopKEqualsExhaustiveScoringWithTies) {
     auto check = [&](const char* stage) {
         auto snap = index.snapshot();
         ASSERT_EQ(snap->size(), live.size());
-        for (const char* query : {"common", "rare", "common often", "usual rare odd",
-                                  "sometimes unique", "common often usual sometimes",
-                                  "beta gamma delta", "omega", "phi common", "tau sigma alpha"}) {
-            auto terms = snap->analyzer().QueryTerms(query);
-            std::vector<std::pair<double, std::string>> oracle;
-            for (const auto& [k, t] : live) {
-                double s = snap->Bm25(terms, snap->analyzer().Count(t));
-                if (s > 0) oracle.emplace_back(s, k);
-            }
-            std::sort(oracle.begin(), oracle.end(), [](const auto& a, const auto& b) {
-                return a.first != b.first ? a.first > b.first : a.second < b.second;
-            });
-            for (int k : {1, 3, 10, 40}) {
-                SearchParams p = testing::Wide(0.5f, 0.0f, k);
-                p.min_candidates = k;
-                auto hits = snap->Search({}, query, p);
-                ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << stage << query;
-                for (std::size_t i = 0; i < hits.size(); ++i) {
-                    EXPECT_EQ(hits[i].node_key, oracle[i].second)
-                        << stage << " " << query << " k=" << k << " i=" << i;
-                    EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first));
-                }
-            }
-        }
+        ExpectExhaustiveTopK(*snap, live,
+                             {"common", "rare", "common often", "usual rare odd",
+                              "sometimes unique", "common often usual sometimes",
+                              "beta gamma delta", "omega", "phi common", "tau sigma alpha"},
+                             {1, 3, 10, 40}, stage);
     };
     check("rebuilt");
     int64_t seq = 1;
@@ -234,11 +228,6 @@ TEST(Bm25Index, BlockMaxTopKEqualsExhaustiveScoringWithTies) {
     check("after publishes");
 }
 
-}  // namespace
-}  // namespace contex::index
-
-namespace contex::index {
-namespace {
 
 // Exact scores take the term frequency from the posting's 2-byte impact, which caps it at
 // Segment::kImpactTfCap; larger frequencies must still be scored with their true value.
@@ -283,11 +272,6 @@ TEST(Bm25Index, ScoresTermFrequenciesAboveTheImpactCap) {
     }
 }
 
-}  // namespace
-}  // namespace contex::index
-
-namespace contex::index {
-namespace {
 
 // Seeks into a long list whose documents are unevenly spread (dense runs and gaps), so
 // that interpolated probes inside its blocks are often wrong by tens of postings and
@@ -315,34 +299,10 @@ TEST(Bm25Index, SeeksIntoUnevenListsKeepExhaustiveResults) {
     ProjectIndex index;
     ASSERT_TRUE(index.Rebuild(entries, 1).ok());
     auto snap = index.snapshot();
-    for (const char* query : {"needle the", "pin the", "pin the hay", "needle pin the hay"}) {
-        auto terms = snap->analyzer().QueryTerms(query);
-        std::vector<std::pair<double, std::string>> oracle;
-        for (const auto& [key, t] : live) {
-            const double s = snap->Bm25(terms, snap->analyzer().Count(t));
-            if (s > 0) oracle.emplace_back(s, key);
-        }
-        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
-            return x.first != y.first ? x.first > y.first : x.second < y.second;
-        });
-        for (int k : {1, 10, 50, 200}) {
-            SearchParams p = testing::Wide(0.5f, 0.0f, k);
-            p.min_candidates = k;
-            auto hits = snap->Search({}, query, p);
-            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << query;
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " k=" << k << " i=" << i;
-                EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first)) << query << " k=" << k;
-            }
-        }
-    }
+    ExpectExhaustiveTopK(*snap, live, {"needle the", "pin the", "pin the hay", "needle pin the hay"},
+                         {1, 10, 50, 200});
 }
 
-}  // namespace
-}  // namespace contex::index
-
-namespace contex::index {
-namespace {
 
 // Once one list is left essential, its postings whose bound cannot reach the threshold
 // are passed over in a tight loop: that loop must stop at exactly the postings the full
@@ -373,34 +333,10 @@ TEST(Bm25Index, OneEssentialListKeepsExhaustiveResults) {
     ProjectIndex index;
     ASSERT_TRUE(index.Rebuild(entries, 1).ok());
     auto snap = index.snapshot();
-    for (const char* query : {"mid common", "mid", "rare common", "rare mid common"}) {
-        auto terms = snap->analyzer().QueryTerms(query);
-        std::vector<std::pair<double, std::string>> oracle;
-        for (const auto& [key, t] : live) {
-            const double s = snap->Bm25(terms, snap->analyzer().Count(t));
-            if (s > 0) oracle.emplace_back(s, key);
-        }
-        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
-            return x.first != y.first ? x.first > y.first : x.second < y.second;
-        });
-        for (int k : {1, 7, 30, 120}) {
-            SearchParams p = testing::Wide(0.5f, 0.0f, k);
-            p.min_candidates = k;
-            auto hits = snap->Search({}, query, p);
-            ASSERT_EQ(hits.size(), std::min<std::size_t>(k, oracle.size())) << query;
-            for (std::size_t i = 0; i < hits.size(); ++i) {
-                EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " k=" << k << " i=" << i;
-                EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first)) << query << " k=" << k;
-            }
-        }
-    }
+    ExpectExhaustiveTopK(*snap, live, {"mid common", "mid", "rare common", "rare mid common"},
+                         {1, 7, 30, 120});
 }
 
-}  // namespace
-}  // namespace contex::index
-
-namespace contex::index {
-namespace {
 
 // Exact scores take a document's length from a posting's length class while the class is
 // exact (lengths below Segment::kExactLengthClasses) and from the lengths array above it:
