@@ -61,6 +61,9 @@ constexpr std::string_view kLog = "contex.db";
     "message_id, agent_id, project_id, sequence, type, payload::text, created_at::text, " \
     "delivery_status, attempts, next_attempt_at::text, locked_until::text, "              \
     "delivered_at::text, last_status_code, last_error"
+#define MATCH_COLS                                                                  \
+    "agent_id, project_id, need_index, node_key, data_key, coalesce(similarity, 0), " \
+    "coalesce(keyword_score, 0)"
 #define ARRAY_PARAM(n) "ARRAY(SELECT jsonb_array_elements_text($" #n "::jsonb))"
 
 Result<std::optional<TimePoint>> OptTime(const PgResult& r, int row, int col) {
@@ -965,10 +968,8 @@ class PgStorage final : public Storage {
                 CONTEX_ASSIGN_OR_RETURN(
                     PgResult r,
                     c.Exec("list_matches",
-                           "SELECT agent_id, project_id, need_index, node_key, data_key, "
-                           "coalesce(similarity, 0), coalesce(keyword_score, 0) FROM "
-                           "agent_matches WHERE project_id = $1 ORDER BY agent_id, need_index, "
-                           "node_key",
+                           "SELECT " MATCH_COLS " FROM agent_matches WHERE project_id = $1 "
+                           "ORDER BY agent_id, need_index, node_key",
                            Params().Text(project_id)));
                 return Collect<AgentMatchRecord>(r, ReadMatch);
             });
@@ -980,9 +981,8 @@ class PgStorage final : public Storage {
                 CONTEX_ASSIGN_OR_RETURN(
                     PgResult r,
                     c.Exec("list_agent_matches",
-                           "SELECT agent_id, project_id, need_index, node_key, data_key, "
-                           "coalesce(similarity, 0), coalesce(keyword_score, 0) FROM "
-                           "agent_matches WHERE agent_id = $1 ORDER BY need_index, node_key",
+                           "SELECT " MATCH_COLS " FROM agent_matches WHERE agent_id = $1 "
+                           "ORDER BY need_index, node_key",
                            Params().Text(agent_id)));
                 return Collect<AgentMatchRecord>(r, ReadMatch);
             });
