@@ -5,6 +5,7 @@
 #include <oneapi/dnnl/dnnl.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
@@ -41,16 +42,17 @@ constexpr int64_t kRowBlock = 128;
 // whose GEMMs are too small to keep one core busy on their own. Bigger batches come from
 // bulk work, where several workers already occupy the cores.
 constexpr int64_t kTeamMaxRows = 256;
-// Row blocks this small multiply with Kernels::small_gemm (when the model's weights are
-// tiled for it): at so few rows the product is bound by streaming the weights, which that
-// kernel reads sequentially (~1.35x oneDNN's speed at 16 rows on a 2-core Sapphire Rapids).
-constexpr int64_t kSmallGemmRows = 16;
-// Column ranges per team thread in a small_gemm step.
-constexpr int kSmallGemmRangesPerThread = 4;
+// Batches of at most this many tokens (fp32, where Kernels::gemm_fm exists) run every
+// layer in the feature-major layout, one vector lane per token (LayersFeatureMajor): at so
+// few rows a product is bound by streaming the weights, which gemm_fm reads sequentially
+// from the model's tiled copy (decision 0006).
+constexpr int64_t kFeatureMajorRows = 16;
+// Column ranges per team thread in a feature-major product.
+constexpr int kRangesPerThread = 4;
 
 enum LinearKind { kQkv = 0, kAttnOut = 1, kFfnUp = 2, kFfnDown = 3 };
 
-// Output columns per tile of Linear::tiles (the width Kernels::small_gemm works in).
+// Output columns per tile of Linear::tiles (the width Kernels::gemm_fm works in).
 constexpr int64_t kTileColumns = 16;
 
 struct AlignedFree {
@@ -71,10 +73,10 @@ struct Linear {
     // 0 when the chosen layout is not of that form (the call then runs on one thread).
     int64_t column_block = 0;
     std::size_t column_block_bytes = 0;
-    // The fp32 weights once more, for Kernels::small_gemm (null without it): tiles of
+    // The fp32 weights once more, for Kernels::gemm_fm (null without it): tiles of
     // kTileColumns output columns, each k x kTileColumns row-major, the last zero-padded.
-    // Row blocks of at most kSmallGemmRows rows use these instead of oneDNN; a second copy
-    // because oneDNN's layout is the faster one for big blocks (decision 0006).
+    // Batches of at most kFeatureMajorRows tokens use these instead of oneDNN; a second
+    // copy because oneDNN's layout is the faster one for big blocks (decision 0006).
     std::unique_ptr<float[], AlignedFree> tiles;
 };
 
@@ -239,7 +241,7 @@ struct BertModel::Workspace::State {
     const BertModel::Impl* model = nullptr;
     dnnl::stream stream;
     GemmCache primitives;
-    Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale, row_buf, packed;
+    Buffer<float> hidden, qkv, ctx, tmp, ffn, scratch, row_scale, row_buf, hidden_fm;
     Buffer<int32_t> acc;
     Buffer<uint8_t> quant;
 
@@ -262,15 +264,69 @@ struct BertModel::Workspace::State {
         }
     }
 
-    // Columns [begin, end) of dst = src x W^T for m <= kSmallGemmRows fp32 rows, written
-    // in place (dst rows are l.n apart), by Kernels::small_gemm from `packed` (the rows
-    // as small_gemm_pack leaves them).
-    void SmallGemm(const Linear& l, const float* packed, int64_t m, int64_t begin, int64_t end,
-                   float* dst) const {
-        const std::size_t tile_floats = static_cast<std::size_t>(l.k) * kTileColumns;
-        model->kernels->small_gemm(packed, static_cast<int>(m), l.k,
-                                   l.tiles.get() + begin / kTileColumns * tile_floats,
-                                   tile_floats, static_cast<int>(end - begin), dst + begin, l.n);
+    // The encoder layers, fp32, for a batch of at most kFeatureMajorRows tokens, in the
+    // feature-major layout of Kernels::pack_fm: `x` (rows x hidden, row-major) in and
+    // out; group[lane] is each lane's sequence (-1 for padding). A lease splits products
+    // into column ranges and attention by heads; LayerNorm (a few thousand values) runs on
+    // the caller, so a layer has four team steps fewer than the row-major path, and no
+    // product packs its input or transposes its output.
+    void LayersFeatureMajor(IntraOpTeam::Lease* lease, int rows, const int32_t* group, float* x) {
+        const Kernels& k = *model->kernels;
+        const ModelInfo& info = model->info;
+        const int H = info.hidden, I = info.intermediate, dim = H / info.heads;
+        constexpr int kLanes = static_cast<int>(kFeatureMajorRows);
+        float* xf = hidden_fm.Ensure(static_cast<std::size_t>(kLanes) * H);
+        float* qkvf = qkv.Ensure(static_cast<std::size_t>(kLanes) * 3 * H);
+        float* ctxf = ctx.Ensure(static_cast<std::size_t>(kLanes) * H);
+        float* outf = tmp.Ensure(static_cast<std::size_t>(kLanes) * H);
+        float* ffnf = ffn.Ensure(static_cast<std::size_t>(kLanes) * I);
+        k.pack_fm(x, H, rows, H, xf);
+        auto run = [&](int parts, const auto& part) {
+            if (lease != nullptr) {
+                lease->Run(parts, part);
+            } else {
+                for (int p = 0; p < parts; ++p) part(p);
+            }
+        };
+        enum class Then { kNothing, kBias, kBiasGelu };
+        // out = in x W^T, then `then` on each column range as it is computed.
+        auto product = [&](const Linear& l, const float* in, float* out, Then then) {
+            const auto tiles = static_cast<int>((l.n + kTileColumns - 1) / kTileColumns);
+            const int ranges =
+                lease ? std::min(tiles, kRangesPerThread * lease->parts()) : 1;
+            const std::size_t tile_floats = static_cast<std::size_t>(l.k) * kTileColumns;
+            run(ranges, [&](int t) {
+                const auto [begin, end] = ColumnRange(l.n, kTileColumns, t, ranges);
+                if (begin == end) return;
+                const int cols = static_cast<int>(end - begin);
+                float* o = out + begin * kLanes;
+                k.gemm_fm(in, l.k, l.tiles.get() + begin / kTileColumns * tile_floats,
+                                tile_floats, cols, o);
+                if (then != Then::kNothing) {
+                    k.bias_fm(o, l.bias.data() + begin, cols, then == Then::kBiasGelu);
+                }
+            });
+        };
+        const float eps = info.layer_norm_eps;
+        const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+        for (const Layer& layer : model->layers) {
+            product(layer.qkv, xf, qkvf, Then::kBias);
+            run(info.heads, [&](int h) {
+                const int first = h * dim * kLanes;
+                k.attention_fm(qkvf + first, qkvf + H * kLanes + first,
+                               qkvf + 2 * H * kLanes + first, group, dim, scale, ctxf + first);
+            });
+            product(layer.attn_out, ctxf, outf, Then::kNothing);
+            k.layer_norm_fm(xf, outf, layer.attn_out.bias.data(), layer.ln1_gamma.data(),
+                            layer.ln1_beta.data(), H, eps);
+            product(layer.ffn_up, xf, ffnf, Then::kBiasGelu);
+            product(layer.ffn_down, ffnf, outf, Then::kNothing);
+            k.layer_norm_fm(xf, outf, layer.ffn_down.bias.data(), layer.ln2_gamma.data(),
+                            layer.ln2_beta.data(), H, eps);
+        }
+        for (int r = 0; r < rows; ++r) {
+            for (int c = 0; c < H; ++c) x[r * H + c] = xf[c * kLanes + r];
+        }
     }
 
     // dst = src x W^T for M rows (f32 -> f32, or u8 -> s32 in int8 mode).
@@ -387,7 +443,7 @@ Result<Linear> BertModel::Impl::MakeLinear(std::vector<float> w, std::vector<flo
         dnnl::reorder(plain, l.weights).execute(stream, plain, l.weights);
         stream.wait();
         std::tie(l.column_block, l.column_block_bytes) = ColumnBlocking(l.weights_desc);
-        if (!int8 && kernels->small_gemm != nullptr) l.tiles = TileWeights(w, n, k);
+        if (!int8 && kernels->gemm_fm != nullptr) l.tiles = TileWeights(w, n, k);
     } catch (const dnnl::error& e) {
         return Internal(std::string("oneDNN failed to prepare weights: ") + e.what());
     }
@@ -643,9 +699,6 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
     // all column ranges (it reads whole rows and overwrites the next GEMM's int8 input).
     float* row_buf = s.row_buf.Ensure(static_cast<std::size_t>(std::max(3 * H, I)));
     using RowFn = std::function<void(int64_t r, float* y)>;
-    auto use_small_gemm = [](const Linear& l, int64_t n) {
-        return l.tiles != nullptr && n <= kSmallGemmRows;
-    };
     auto dense = [&](LinearKind kind, const Linear& l, const float* src, int64_t n, float* dst,
                      const auto& columns, const RowFn& whole_row) {
         auto whole_rows = [&] {
@@ -655,31 +708,6 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                 for (int64_t r = r0; r < r1; ++r) whole_row(r, row(dst, r, l.n));
             });
         };
-        if (!int8 && use_small_gemm(l, n)) {
-            float* packed = s.packed.Ensure(static_cast<std::size_t>((n + 15) / 16 * 16) * l.k);
-            k.small_gemm_pack(src, l.k, static_cast<int>(n), l.k, packed);
-            // Column ranges write dst in place. A team gets several ranges per thread, so
-            // one whose weights arrive faster takes more of them (no oneDNN call here, so
-            // a range costs only its claim).
-            const auto tiles = static_cast<int>((l.n + kTileColumns - 1) / kTileColumns);
-            const int ranges = lease ? std::min(tiles, kSmallGemmRangesPerThread * parts) : 1;
-            auto range = [&](int t) {
-                const auto [begin, end] = ColumnRange(l.n, kTileColumns, t, ranges);
-                if (begin == end) return;
-                s.SmallGemm(l, packed, n, begin, end, dst);
-                for (int64_t r = 0; r < n; ++r) {
-                    columns(r, row(dst, r, l.n), static_cast<int>(begin),
-                            static_cast<int>(end - begin));
-                }
-            };
-            if (lease) {
-                lease->Run(ranges, range);
-            } else {
-                range(0);
-            }
-            whole_rows();
-            return;
-        }
         if (lease) {
             for (int t = 0; t < parts; ++t) {
                 const auto [begin, end] = ColumnRange(l.n, l.column_block, t, parts);
@@ -747,62 +775,74 @@ Status BertModel::Encode(Workspace& workspace, std::span<const std::vector<int32
                              m.emb_gamma.data(), m.emb_beta.data(), H, eps);
             }
         }
-        const int64_t attention_tasks = static_cast<int64_t>(batch.size()) * heads;
-        for (const Layer& layer : m.layers) {
-            // Q, K, V projections.
-            for (int64_t r0 = 0; r0 < M; r0 += row_block) {
-                const int64_t n = std::min<int64_t>(row_block, M - r0);
-                if (int8) quantize(row(x, r0, H), n, H);
-                float* qkv_block = row(qkv, r0, 3 * H);
-                dense(kQkv, layer.qkv, row(x, r0, H), n, qkv_block,
-                      [&](int64_t, float* y, int begin, int cols) {
-                          if (!int8) k.add_bias(y + begin, layer.qkv.bias.data() + begin, cols);
-                      },
-                      nullptr);
+        // Every fp32 linear has its tiles exactly where gemm_fm exists.
+        const bool feature_major = !int8 && M <= kFeatureMajorRows && k.gemm_fm != nullptr;
+        if (feature_major) {
+            std::array<int32_t, kFeatureMajorRows> group;
+            group.fill(-1);
+            for (std::size_t b = 0; b < batch.size(); ++b) {
+                std::fill(group.begin() + offsets[b], group.begin() + offsets[b + 1],
+                          static_cast<int32_t>(b));
             }
-            // Attention: each sequence attends to its own tokens only; one task per
-            // (sequence, head).
-            run_parts([&](int t) {
-                float* head_scratch =
-                    lease ? s.PartState(t).scratch.Ensure(scratch_floats) : scratch;
-                const auto [first, last] = part_rows(t, attention_tasks);
-                for (int64_t task = first; task < last; ++task) {
-                    const auto b = static_cast<std::size_t>(task / heads);
-                    const int hd = static_cast<int>(task % heads);
-                    const int len = static_cast<int>(batch[b].size());
-                    const float* base = row(qkv, offsets[b], 3 * H);
-                    float* cb = row(ctx, offsets[b], H);
-                    k.attention(base + hd * dim, base + H + hd * dim, base + 2 * H + hd * dim,
-                                3 * H, len, dim, attn_scale, cb + hd * dim, H, head_scratch);
+            s.LayersFeatureMajor(lease.get(), static_cast<int>(M), group.data(), x);
+        } else {
+            const int64_t attention_tasks = static_cast<int64_t>(batch.size()) * heads;
+            for (const Layer& layer : m.layers) {
+                // Q, K, V projections.
+                for (int64_t r0 = 0; r0 < M; r0 += row_block) {
+                    const int64_t n = std::min<int64_t>(row_block, M - r0);
+                    if (int8) quantize(row(x, r0, H), n, H);
+                    float* qkv_block = row(qkv, r0, 3 * H);
+                    dense(kQkv, layer.qkv, row(x, r0, H), n, qkv_block,
+                          [&](int64_t, float* y, int begin, int cols) {
+                              if (!int8) k.add_bias(y + begin, layer.qkv.bias.data() + begin, cols);
+                          },
+                          nullptr);
                 }
-            });
-            // Output projection + LayerNorm, then the feed-forward block, row block by
-            // row block (all row-local).
-            for (int64_t r0 = 0; r0 < M; r0 += row_block) {
-                const int64_t n = std::min<int64_t>(row_block, M - r0);
-                float* xb = row(x, r0, H);
-                if (int8) quantize(row(ctx, r0, H), n, H);
-                // The int8 epilogues quantise their output row in place for the next GEMM.
-                dense(kAttnOut, layer.attn_out, row(ctx, r0, H), n, tmp, no_columns,
-                      [&](int64_t r, float* y) {
-                          k.layer_norm(row(xb, r, H), y,
-                                       int8 ? nullptr : layer.attn_out.bias.data(),
-                                       layer.ln1_gamma.data(), layer.ln1_beta.data(), H, eps);
-                          if (int8) rs[r] = k.quantize_u8(row(xb, r, H), row(xq, r, H), H);
-                      });
-                dense(kFfnUp, layer.ffn_up, xb, n, ffn,
-                      [&](int64_t, float* y, int begin, int cols) {
-                          k.bias_gelu(y + begin,
-                                      int8 ? nullptr : layer.ffn_up.bias.data() + begin, cols);
-                      },
-                      int8 ? RowFn([&](int64_t r, float* y) {
-                          rs[r] = k.quantize_u8(y, row(xq, r, I), I);
-                      })
-                           : RowFn());
-                dense(kFfnDown, layer.ffn_down, ffn, n, tmp, no_columns, [&](int64_t r, float* y) {
-                    k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.ffn_down.bias.data(),
-                                 layer.ln2_gamma.data(), layer.ln2_beta.data(), H, eps);
+                // Attention: each sequence attends to its own tokens only; one task per
+                // (sequence, head).
+                run_parts([&](int t) {
+                    float* head_scratch =
+                        lease ? s.PartState(t).scratch.Ensure(scratch_floats) : scratch;
+                    const auto [first, last] = part_rows(t, attention_tasks);
+                    for (int64_t task = first; task < last; ++task) {
+                        const auto b = static_cast<std::size_t>(task / heads);
+                        const int hd = static_cast<int>(task % heads);
+                        const int len = static_cast<int>(batch[b].size());
+                        const float* base = row(qkv, offsets[b], 3 * H);
+                        float* cb = row(ctx, offsets[b], H);
+                        k.attention(base + hd * dim, base + H + hd * dim, base + 2 * H + hd * dim,
+                                    3 * H, len, dim, attn_scale, cb + hd * dim, H, head_scratch);
+                    }
                 });
+                // Output projection + LayerNorm, then the feed-forward block, row block by
+                // row block (all row-local).
+                for (int64_t r0 = 0; r0 < M; r0 += row_block) {
+                    const int64_t n = std::min<int64_t>(row_block, M - r0);
+                    float* xb = row(x, r0, H);
+                    if (int8) quantize(row(ctx, r0, H), n, H);
+                    // The int8 epilogues quantise their output row in place for the next GEMM.
+                    dense(kAttnOut, layer.attn_out, row(ctx, r0, H), n, tmp, no_columns,
+                          [&](int64_t r, float* y) {
+                              k.layer_norm(row(xb, r, H), y,
+                                           int8 ? nullptr : layer.attn_out.bias.data(),
+                                           layer.ln1_gamma.data(), layer.ln1_beta.data(), H, eps);
+                              if (int8) rs[r] = k.quantize_u8(row(xb, r, H), row(xq, r, H), H);
+                          });
+                    dense(kFfnUp, layer.ffn_up, xb, n, ffn,
+                          [&](int64_t, float* y, int begin, int cols) {
+                              k.bias_gelu(y + begin,
+                                          int8 ? nullptr : layer.ffn_up.bias.data() + begin, cols);
+                          },
+                          int8 ? RowFn([&](int64_t r, float* y) {
+                              rs[r] = k.quantize_u8(y, row(xq, r, I), I);
+                          })
+                               : RowFn());
+                    dense(kFfnDown, layer.ffn_down, ffn, n, tmp, no_columns, [&](int64_t r, float* y) {
+                        k.layer_norm(row(xb, r, H), y, int8 ? nullptr : layer.ffn_down.bias.data(),
+                                     layer.ln2_gamma.data(), layer.ln2_beta.data(), H, eps);
+                    });
+                }
             }
         }
     } catch (const dnnl::error& e) {

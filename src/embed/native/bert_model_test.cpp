@@ -124,7 +124,8 @@ TEST_P(BertVariantTest, Fp32MatchesNumpyReference) {
     }
     EXPECT_LE(worst, 1e-4) << "max abs diff over " << e.cases.size() << " inputs";
     RecordProperty("max_abs_diff", std::to_string(worst));
-    // One input per call: short ones run as few rows, where another GEMM kernel applies.
+    // One input per call: short ones run as few rows, where other kernels apply (up to 16
+    // tokens the feature-major ones).
     double worst_alone = 0;
     for (std::size_t i = 0; i < e.cases.size(); ++i) {
         ASSERT_TRUE(model->Encode(*ws, std::span(ids).subspan(i, 1), out).ok());
@@ -134,6 +135,42 @@ TEST_P(BertVariantTest, Fp32MatchesNumpyReference) {
         }
     }
     EXPECT_LE(worst_alone, 1e-4) << "max abs diff, one input per call";
+}
+
+// Batches of at most 16 tokens run in the feature-major layout, one lane per token: several
+// short sequences share the lanes and must attend only within themselves (alone and in a team).
+TEST_P(BertVariantTest, Fp32ShortSequencesBatchedTogetherMatchReference) {
+    const Expected e = LoadExpected(GetParam());
+    auto model = LoadModel(GetParam(), Precision::kFp32);
+    ASSERT_NE(model, nullptr);
+    const int h = model->info().hidden;
+    std::vector<std::vector<std::size_t>> batches(1);  // case indices, <= 16 tokens each
+    std::size_t tokens = 0;
+    for (std::size_t i = 0; i < e.cases.size(); ++i) {
+        const std::size_t n = e.cases[i].ids.size();
+        if (n > 8) continue;
+        if (tokens + n > 16) batches.emplace_back(), tokens = 0;
+        batches.back().push_back(i);
+        tokens += n;
+    }
+    ASSERT_GE(batches.size(), 3u);
+    auto ws = model->NewWorkspace();
+    IntraOpTeam team(1);
+    for (IntraOpTeam* t : {static_cast<IntraOpTeam*>(nullptr), &team}) {
+        for (const auto& cases : batches) {
+            ASSERT_GE(cases.size(), 2u);
+            std::vector<std::vector<int32_t>> ids;
+            for (std::size_t i : cases) ids.push_back(e.cases[i].ids);
+            std::vector<float> out;
+            ASSERT_TRUE(model->Encode(*ws, ids, out, t).ok());
+            for (std::size_t b = 0; b < cases.size(); ++b) {
+                for (int c = 0; c < h; ++c) {
+                    ASSERT_NEAR(out[b * h + c], e.cases[cases[b]].embedding[c], 1e-4)
+                        << e.cases[cases[b]].text << (t ? " (team)" : "");
+                }
+            }
+        }
+    }
 }
 
 TEST_P(BertVariantTest, Int8StaysCloseToReference) {

@@ -32,17 +32,29 @@ struct Kernels {
     // scratch holds (dim + 4) * round_up(len, 16) floats.
     void (*attention)(const float* q, const float* k, const float* v, int ld, int len,
                       int dim, float scale, float* out, int ld_out, float* scratch);
-    // A product of rows by a weight matrix stored in tiles of 16 output columns,
-    // `tile_stride` floats apart, each k x 16 row-major (oneDNN's BA16a16b layout).
-    // small_gemm_pack transposes the rows (a: rows x k, `lda` apart) into `packed`, groups
-    // of 16 rows (the last zero-filled) of k x 16 floats each, i.e. round_up(rows, 16) * k
-    // floats; small_gemm then computes out (rows x cols, `ldo` apart) = a x W for the
-    // first `cols` columns of the tiles at w (the last tile may be partial). One packing
-    // serves any number of column ranges. Null where oneDNN's own kernels are the faster
-    // choice.
-    void (*small_gemm_pack)(const float* a, int lda, int rows, int k, float* packed);
-    void (*small_gemm)(const float* packed, int rows, int k, const float* w,
-                       std::size_t tile_stride, int cols, float* out, int ldo);
+    // Feature-major batches of at most 16 rows: a rows x n matrix is n vectors of 16
+    // floats, vector c holding column c of every row (lanes past the rows are padding). A
+    // batch of at most 16 tokens stays in this layout from the embeddings to pooling, so no
+    // product packs its input or transposes its output. Null where oneDNN's own kernels are
+    // the faster choice (16 vector accumulators need 512-bit registers).
+    // pack_fm: rows x k (rows <= 16, `lda` apart) into k vectors, padding lanes zero.
+    void (*pack_fm)(const float* a, int lda, int rows, int k, float* out);
+    // out (cols vectors) = x (k vectors) times the first `cols` columns of a weight matrix
+    // stored in tiles of 16 output columns, `tile_stride` floats apart, each k x 16
+    // row-major (oneDNN's BA16a16b layout); the last tile may be partial.
+    void (*gemm_fm)(const float* x, int k, const float* w, std::size_t tile_stride, int cols,
+                    float* out);
+    // x = x + bias, then gelu_erf when `gelu`; n vectors, bias[c] for vector c.
+    void (*bias_fm)(float* x, const float* bias, int n, bool gelu);
+    // Per lane, over n vectors: x = LayerNorm(x + a + bias) * gamma + beta (a, bias may be
+    // null; bias, gamma and beta hold one value per vector).
+    void (*layer_norm_fm)(float* x, const float* a, const float* bias, const float* gamma,
+                          const float* beta, int n, float eps);
+    // Softmax attention of one head: q, k and v are `dim` vectors each; lane i attends to
+    // lane j when group[i] == group[j] (group: 16 values, the sequence of each token).
+    // Writes `dim` vectors to out.
+    void (*attention_fm)(const float* q, const float* k, const float* v, const int32_t* group,
+                         int dim, float scale, float* out);
 };
 
 // The kernels for `isa`, falling back to the best supported one when the CPU lacks it.

@@ -125,42 +125,147 @@ TEST_P(KernelsTest, AttentionMatchesSoftmaxReference) {
     }
 }
 
-TEST_P(KernelsTest, SmallGemmMatchesReferenceOnTiledWeights) {
-    ASSERT_EQ(k().small_gemm == nullptr, k().small_gemm_pack == nullptr);
-    if (k().small_gemm == nullptr) {
-        // Only the 512-bit set has it (16 vector accumulators would spill elsewhere).
-        EXPECT_NE(k().name, "avx512");
-        return;
+// The feature-major kernels: vector c of a matrix holds its column c for 16 rows (lanes).
+class FeatureMajorKernelsTest : public KernelsTest {
+protected:
+    void SetUp() override {
+        const Kernels& kk = k();
+        const bool all = kk.pack_fm && kk.gemm_fm && kk.bias_fm && kk.layer_norm_fm && kk.attention_fm;
+        const bool none =
+            !kk.pack_fm && !kk.gemm_fm && !kk.bias_fm && !kk.layer_norm_fm && !kk.attention_fm;
+        ASSERT_TRUE(all || none) << "the set comes whole or not at all";
+        if (none) {
+            EXPECT_NE(kk.name, "avx512") << "only the 512-bit set has it";
+        }
     }
-    // k and cols not multiples of 16: tiles are padded to 48 rows (the padding holds
-    // values that must not be read) and the last tile is partial.
-    const int k_dim = 40, k_padded = 48, cols = 40, tiles = 3, lda = 45, ldo = 43;
+    // The tests below have nothing to check where the set is absent.
+    bool absent() const { return k().gemm_fm == nullptr; }
+};
+
+TEST_P(FeatureMajorKernelsTest, PackTransposesRowsAndZeroesPaddingLanes) {
+    if (absent()) return;
+    const int k_dim = 37, lda = 41;  // one 16-column block in registers, then a scalar tail
+    for (const int rows : {1, 7, 16}) {
+        auto a = Random(static_cast<std::size_t>(rows) * lda, 1.0f, 30 + rows);
+        std::vector<float> out(static_cast<std::size_t>(k_dim + 1) * 16, -1.0f);
+        k().pack_fm(a.data(), lda, rows, k_dim, out.data());
+        for (int c = 0; c < k_dim; ++c) {
+            for (int l = 0; l < 16; ++l) {
+                ASSERT_EQ(out[c * 16 + l], l < rows ? a[l * lda + c] : 0.0f)
+                    << "rows " << rows << " feature " << c << " lane " << l;
+            }
+        }
+        for (int l = 0; l < 16; ++l) EXPECT_EQ(out[k_dim * 16 + l], -1.0f) << "past the last feature";
+    }
+}
+
+TEST_P(FeatureMajorKernelsTest, GemmMatchesReferenceOnTiledWeights) {
+    if (absent()) return;
+    const int k_dim = 40, k_padded = 48, cols = 40, tiles = 3;
     const std::size_t tile_stride = static_cast<std::size_t>(k_padded) * 16;
-    auto w = Random(tile_stride * tiles, 1.0f, 21);
+    auto w = Random(tile_stride * tiles, 1.0f, 31);
     for (int t = 0; t < tiles; ++t) {
         for (int kk = k_dim; kk < k_padded; ++kk) {
-            for (int i = 0; i < 16; ++i) w[t * tile_stride + kk * 16 + i] = 1e30f;
+            for (int i = 0; i < 16; ++i) w[t * tile_stride + kk * 16 + i] = 1e30f;  // never read
         }
     }
     const auto weight = [&](int kk, int c) { return w[(c / 16) * tile_stride + kk * 16 + c % 16]; };
-    for (int rows : {1, 7, 16, 37}) {
-        auto a = Random(static_cast<std::size_t>(rows) * lda, 1.0f, 22 + rows);
-        std::vector<float> out(static_cast<std::size_t>(rows) * ldo, -1.0f);
-        std::vector<float> packed(static_cast<std::size_t>((rows + 15) / 16 * 16) * k_dim);
-        k().small_gemm_pack(a.data(), lda, rows, k_dim, packed.data());
-        k().small_gemm(packed.data(), rows, k_dim, w.data(), tile_stride, cols, out.data(), ldo);
-        for (int r = 0; r < rows; ++r) {
-            for (int c = 0; c < cols; ++c) {
-                double want = 0;
-                for (int kk = 0; kk < k_dim; ++kk) {
-                    want += static_cast<double>(a[r * lda + kk]) * weight(kk, c);
-                }
-                ASSERT_NEAR(out[r * ldo + c], want, 1e-4) << "rows " << rows << " at " << r << "," << c;
+    auto x = Random(static_cast<std::size_t>(k_dim) * 16, 1.0f, 32);
+    std::vector<float> out(static_cast<std::size_t>(cols + 1) * 16, -1.0f);
+    k().gemm_fm(x.data(), k_dim, w.data(), tile_stride, cols, out.data());
+    for (int c = 0; c < cols; ++c) {
+        for (int l = 0; l < 16; ++l) {
+            double want = 0;
+            for (int kk = 0; kk < k_dim; ++kk)
+                want += static_cast<double>(x[kk * 16 + l]) * weight(kk, c);
+            ASSERT_NEAR(out[c * 16 + l], want, 1e-4) << "column " << c << " lane " << l;
+        }
+    }
+    for (int l = 0; l < 16; ++l) EXPECT_EQ(out[cols * 16 + l], -1.0f) << "past the last column";
+}
+
+TEST_P(FeatureMajorKernelsTest, BiasAndGeluApplyPerFeature) {
+    if (absent()) return;
+    const int n = 7;
+    auto x = Random(static_cast<std::size_t>(n) * 16, 3.0f, 33), bias = Random(n, 1.0f, 34);
+    for (const bool gelu : {false, true}) {
+        auto y = x;
+        k().bias_fm(y.data(), bias.data(), n, gelu);
+        for (int c = 0; c < n; ++c) {
+            for (int l = 0; l < 16; ++l) {
+                const double v = static_cast<double>(x[c * 16 + l]) + bias[c];
+                const double want = gelu ? 0.5 * v * (1.0 + std::erf(v / std::sqrt(2.0))) : v;
+                ASSERT_NEAR(y[c * 16 + l], want, 1e-6 * (1 + std::fabs(want))) << c << "," << l;
             }
-            for (int c = cols; c < ldo; ++c) EXPECT_EQ(out[r * ldo + c], -1.0f) << "past the last column";
         }
     }
 }
+
+TEST_P(FeatureMajorKernelsTest, LayerNormNormalisesEachLane) {
+    if (absent()) return;
+    const int n = 389;
+    auto x = Random(static_cast<std::size_t>(n) * 16, 3.0f, 35);
+    auto a = Random(static_cast<std::size_t>(n) * 16, 1.0f, 36);
+    auto bias = Random(n, 1.0f, 37), g = Random(n, 1.0f, 38), beta = Random(n, 1.0f, 39);
+    auto y = x;
+    k().layer_norm_fm(y.data(), a.data(), bias.data(), g.data(), beta.data(), n, 1e-12f);
+    for (int l = 0; l < 16; ++l) {
+        auto in = [&](int c) {
+            return static_cast<double>(x[c * 16 + l]) + a[c * 16 + l] + bias[c];
+        };
+        double mean = 0, var = 0;
+        for (int c = 0; c < n; ++c) mean += in(c);
+        mean /= n;
+        for (int c = 0; c < n; ++c) var += std::pow(in(c)-mean, 2);
+        var /= n;
+        for (int c = 0; c < n; ++c) {
+            const double want = (in(c)-mean) / std::sqrt(var + 1e-12) * g[c] + beta[c];
+            ASSERT_NEAR(y[c * 16 + l], want, 2e-5 * (1 + std::fabs(want)))
+                << "lane " << l << " at " << c;
+        }
+    }
+}
+
+TEST_P(FeatureMajorKernelsTest, AttentionStaysWithinEachSequence) {
+    if (absent()) return;
+    // Three sequences of 3, 1 and 6 tokens, then six padding lanes (one group of their own).
+    const std::vector<int32_t> group = {0, 0, 0, 1, 2, 2, 2, 2, 2, 2, -1, -1, -1, -1, -1, -1};
+    for (const int dim : {16, 20, 32}) {
+        auto q = Random(static_cast<std::size_t>(dim) * 16, 1.5f, 40 + dim);
+        auto kv = Random(static_cast<std::size_t>(dim) * 16, 1.5f, 41 + dim);
+        auto v = Random(static_cast<std::size_t>(dim) * 16, 1.5f, 42 + dim);
+        std::vector<float> out(static_cast<std::size_t>(dim + 1) * 16, -1.0f);
+        const float scale = 1.0f / std::sqrt(static_cast<float>(dim));
+        k().attention_fm(q.data(), kv.data(), v.data(), group.data(), dim, scale, out.data());
+        for (int i = 0; i < 16; ++i) {
+            std::vector<double> s(16, 0.0);
+            double mx = -1e300, sum = 0;
+            for (int j = 0; j < 16; ++j) {
+                if (group[j] != group[i]) continue;
+                for (int c = 0; c < dim; ++c)
+                    s[j] += static_cast<double>(q[c * 16 + i]) * kv[c * 16 + j];
+                s[j] *= scale;
+                mx = std::max(mx, s[j]);
+            }
+            for (int j = 0; j < 16; ++j)
+                sum += (s[j] = group[j] == group[i] ? std::exp(s[j] - mx) : 0.0);
+            for (int c = 0; c < dim; ++c) {
+                double o = 0;
+                for (int j = 0; j < 16; ++j) o += s[j] / sum * v[c * 16 + j];
+                ASSERT_NEAR(out[c * 16 + i], o, 1e-5)
+                    << "dim " << dim << " lane " << i << " feature " << c;
+            }
+        }
+        for (int l = 0; l < 16; ++l) EXPECT_EQ(out[dim * 16 + l], -1.0f) << "past the last feature";
+    }
+}
+
+INSTANTIATE_TEST_SUITE_P(AllInstructionSets, FeatureMajorKernelsTest,
+                         ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kGeneric),
+                         [](const auto& info) {
+                             return std::string(SelectKernels(info.param).name) + "_" +
+                                    std::to_string(info.index);
+                         });
 
 INSTANTIATE_TEST_SUITE_P(AllInstructionSets, KernelsTest,
                          ::testing::Values(Isa::kAvx512, Isa::kAvx2, Isa::kGeneric),
