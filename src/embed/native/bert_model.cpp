@@ -292,8 +292,7 @@ struct BertModel::Workspace::State {
         // out = in x W^T, then `then` on each column range as it is computed.
         auto product = [&](const Linear& l, const float* in, float* out, Then then) {
             const auto tiles = static_cast<int>((l.n + kTileColumns - 1) / kTileColumns);
-            const int ranges =
-                lease ? std::min(tiles, kRangesPerThread * lease->parts()) : 1;
+            const int ranges = lease ? std::min(tiles, kRangesPerThread * lease->parts()) : 1;
             const std::size_t tile_floats = static_cast<std::size_t>(l.k) * kTileColumns;
             run(ranges, [&](int t) {
                 const auto [begin, end] = ColumnRange(l.n, kTileColumns, t, ranges);
@@ -301,7 +300,7 @@ struct BertModel::Workspace::State {
                 const int cols = static_cast<int>(end - begin);
                 float* o = out + begin * kLanes;
                 k.gemm_fm(in, l.k, l.tiles.get() + begin / kTileColumns * tile_floats,
-                                tile_floats, cols, o);
+                          tile_floats, cols, o);
                 if (then != Then::kNothing) {
                     k.bias_fm(o, l.bias.data() + begin, cols, then == Then::kBiasGelu);
                 }
