@@ -6,6 +6,7 @@
 #include <random>
 
 #include "index/project_index.hpp"
+#include "index/segment.hpp"
 #include "index/test_support.hpp"
 
 namespace contex::index {
@@ -368,6 +369,61 @@ TEST(Bm25Index, ScoresDocumentsAroundTheExactLengthClassBoundary) {
     for (std::size_t i = 0; i + 1 < hits.size(); ++i) {
         EXPECT_GT(hits[i].keyword_score, hits[i + 1].keyword_score) << i;
     }
+}
+
+
+// Seeks into long lists answer "absent" from a per-block membership filter without
+// reading the block's documents. A filter must hold every document of its block (or
+// seeks would miss postings: SeeksIntoUnevenListsKeepExhaustiveResults then fails), and
+// must reject most other documents (or it saves nothing); short lists have none.
+TEST(Bm25Index, BlockFiltersHoldTheirBlocksDocumentsAndRejectMostOthers) {
+    std::mt19937 rng(3);
+    std::vector<IndexEntry> entries;
+    for (int i = 0; i < 20000; ++i) {
+        std::string t = "w" + std::to_string(rng() % 7);
+        if (rng() % 5 == 0) t += " sparse";
+        if (i % 400 == 0) t += " short";
+        entries.push_back(testing::Entry("n" + std::to_string(i), "k", t));
+    }
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    auto snap = index.snapshot();
+    ASSERT_EQ(snap->segments().size(), 1u);
+    const Segment& seg = *snap->segments()[0].segment;
+
+    const Segment::Postings* short_list = seg.Find("short");
+    ASSERT_NE(short_list, nullptr);
+    ASSERT_LT(short_list->end - short_list->begin, Segment::kFilterMinPostings);
+    EXPECT_EQ(seg.filters(*short_list), nullptr);
+
+    const Segment::Postings* p = seg.Find("sparse");
+    ASSERT_NE(p, nullptr);
+    const uint64_t* filters = seg.filters(*p);
+    ASSERT_NE(filters, nullptr);
+    EXPECT_EQ(reinterpret_cast<uintptr_t>(filters) % 64, 0u);  // one cache line per block
+    const auto docs = seg.docs(*p);
+    const uint32_t* last = seg.block_last(*p);
+    auto has = [&](uint32_t block, uint32_t doc) {
+        const uint32_t bit = Segment::FilterBit(doc);
+        return (filters[block * Segment::kFilterWords + bit / 64] >> (bit % 64)) & 1u;
+    };
+    const uint32_t blocks = (static_cast<uint32_t>(docs.size()) + Segment::kBlockSize - 1) / Segment::kBlockSize;
+    ASSERT_GT(blocks, 10u);
+    std::size_t absent = 0, admitted = 0;
+    for (uint32_t b = 0; b < blocks; ++b) {
+        const uint32_t begin = b * Segment::kBlockSize;
+        const uint32_t end = std::min<uint32_t>(static_cast<uint32_t>(docs.size()), begin + Segment::kBlockSize);
+        for (uint32_t j = begin; j < end; ++j) EXPECT_TRUE(has(b, docs[j])) << "block " << b << " doc " << docs[j];
+        // Documents inside the block's range that the list does not hold.
+        const uint32_t low = b > 0 ? last[b - 1] + 1 : 0;
+        for (uint32_t doc = low; doc <= last[b]; ++doc) {
+            if (std::binary_search(docs.begin() + begin, docs.begin() + end, doc)) continue;
+            ++absent;
+            admitted += has(b, doc);
+        }
+    }
+    ASSERT_GT(absent, 1000u);
+    EXPECT_LT(static_cast<double>(admitted) / static_cast<double>(absent), 0.35);
 }
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <exception>
 #include <limits>
 #include <mutex>
+#include <new>
 #include <numeric>
 #include <thread>
 
@@ -49,6 +50,12 @@ uint8_t Segment::LengthClass(uint32_t length) {
 uint32_t Segment::LengthClassFloor(uint8_t length_class) { return LengthClasses().floor[length_class]; }
 
 Segment::~Segment() = default;
+
+namespace {
+constexpr std::align_val_t kLineAlignment{64};
+}  // namespace
+
+void Segment::AlignedDelete::operator()(uint64_t* p) const { ::operator delete[](p, kLineAlignment); }
 
 std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
                                         const HnswParams* hnsw, bool half_prefilter,
@@ -187,6 +194,32 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     }
     seg->block_sky_begin_.push_back(static_cast<uint32_t>(seg->block_sky_.size()));
 
+    // Block membership filters for lists long enough to be seeked into (rare terms' short
+    // lists are essential, read in order, and cheaper to scan than a filter line).
+    uint32_t filter_blocks = 0;
+    for (Postings& p : seg->postings_) {
+        if (p.end - p.begin < kFilterMinPostings) {
+            p.filter_begin = kNoFilter;
+            continue;
+        }
+        p.filter_begin = filter_blocks;
+        filter_blocks += (p.end - p.begin + kBlockSize - 1) / kBlockSize;
+    }
+    seg->filter_words_ = std::size_t(filter_blocks) * kFilterWords;
+    if (seg->filter_words_ > 0) {
+        seg->filters_.reset(static_cast<uint64_t*>(
+            ::operator new[](seg->filter_words_ * sizeof(uint64_t), kLineAlignment)));
+        std::fill_n(seg->filters_.get(), seg->filter_words_, uint64_t(0));
+        for (const Postings& p : seg->postings_) {
+            if (p.filter_begin == kNoFilter) continue;
+            uint64_t* words = seg->filters_.get() + std::size_t(p.filter_begin) * kFilterWords;
+            for (uint32_t j = p.begin; j < p.end; ++j) {
+                const uint32_t bit = FilterBit(seg->post_docs_[j]);
+                words[(j - p.begin) / kBlockSize * kFilterWords + bit / 64] |= uint64_t(1) << (bit % 64);
+            }
+        }
+    }
+
     if (hnsw != nullptr && dim > 0 && seg->vector_count_ > 0) {
         auto graph = HnswGraph::Build(seg->vectors_.data(), seg->has_vector_.data(), n,
                                       static_cast<std::size_t>(dim), *hnsw);
@@ -238,6 +271,7 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
     mem += seg->skyline_.capacity() * sizeof(std::pair<uint32_t, uint32_t>);
     mem += (seg->block_last_.capacity() + seg->block_sky_begin_.capacity()) * sizeof(uint32_t);
     mem += seg->block_sky_.capacity() * sizeof(std::pair<uint32_t, uint32_t>);
+    mem += seg->filter_words_ * sizeof(uint64_t);
     if (seg->hnsw_) mem += seg->hnsw_->memory_bytes();
     seg->memory_bytes_ = mem;
     return seg;

@@ -1,10 +1,10 @@
 // Segment: an immutable block of indexed nodes (internal to the index module).
 //
 // Holds node keys, a contiguous float32 vector matrix, BM25 postings in CSR form
-// (sorted by document) with per-term and per-block bounds and per-posting impacts for
-// block-max MaxScore pruning, and optionally an HNSW graph over its rows. Built once,
-// never modified after it is shared, so any number of readers use it without
-// synchronisation.
+// (sorted by document) with per-term and per-block bounds, per-posting impacts and
+// per-block membership filters for block-max MaxScore pruning, and optionally an HNSW
+// graph over its rows. Built once, never modified after it is shared, so any number of
+// readers use it without synchronisation.
 #pragma once
 
 #include <cstddef>
@@ -56,10 +56,23 @@ public:
         // First of the list's blocks (kBlockSize postings each, the last one possibly
         // shorter) in the block arrays; the list has ceil(size / kBlockSize) blocks.
         uint32_t block_begin = 0;
+        // First of the list's block filters (one per block, kFilterWords words each), or
+        // kNoFilter for lists shorter than kFilterMinPostings.
+        uint32_t filter_begin = 0;
     };
 
     // Postings per block of the block-max metadata (block-max MaxScore).
     static constexpr uint32_t kBlockSize = 128;
+
+    // Block membership filters: lists of at least kFilterMinPostings postings keep, per
+    // block, kFilterWords * 64 bits with bit FilterBit(doc) set for each of the block's
+    // documents. A clear bit proves `doc` absent from the block (no false negatives), with
+    // one read of one cache line instead of the block's documents; with 128 postings in
+    // 512 bits about 22 % of the bits are set. 0.5 byte per posting.
+    static constexpr uint32_t kFilterWords = 8;
+    static constexpr uint32_t kFilterMinPostings = kBlockSize;
+    static constexpr uint32_t kNoFilter = 0xffffffffu;
+    static uint32_t FilterBit(uint32_t doc) { return (doc * 0x9E3779B1u) >> 23; }  // 0..511
 
     // Builds a segment from `docs` (moved from). `dim` is the vector dimension (0 when
     // no document has a vector). With `hnsw` set, also builds the graph.
@@ -116,6 +129,12 @@ public:
         return {block_sky_.data() + block_sky_begin_[b], block_sky_begin_[b + 1] - block_sky_begin_[b]};
     }
 
+    // The filters of `p`'s blocks (block b at [b * kFilterWords, (b + 1) * kFilterWords),
+    // each block's words in one 64-byte line), or null when the list has none.
+    const uint64_t* filters(const Postings& p) const {
+        return p.filter_begin == kNoFilter ? nullptr : filters_.get() + std::size_t(p.filter_begin) * kFilterWords;
+    }
+
     // Per posting of `p`, its impact: min(tf, kImpactTfCap) << 8 | the length class of
     // its document (see LengthClass). Two bytes that bound the BM25 contribution from
     // both sides without the random length lookup.
@@ -165,6 +184,11 @@ private:
     std::vector<uint32_t> block_last_;       // per block: its last document
     std::vector<uint32_t> block_sky_begin_;  // per block (+1 sentinel): range in block_sky_
     std::vector<std::pair<uint32_t, uint32_t>> block_sky_;  // (tf, length) fronts per block
+    struct AlignedDelete {
+        void operator()(uint64_t* p) const;
+    };
+    std::unique_ptr<uint64_t[], AlignedDelete> filters_;  // 64-byte aligned
+    std::size_t filter_words_ = 0;
     std::unique_ptr<HnswGraph> hnsw_;
     std::size_t memory_bytes_ = 0;
 };
