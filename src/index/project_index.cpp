@@ -476,6 +476,9 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             // larger document of this block, so l.doc() != doc, which is all the callers
             // test; the next seek starts from the block when the cursor lags behind it.
             if (l.filters != nullptr) {
+                // Seeks run through a list's blocks in order (about five per block at 1M
+                // nodes): the next block's filter line is fetched while this one is used.
+                if (l.shallow + 1 < l.blocks) __builtin_prefetch(l.filters + (l.shallow + 1) * Segment::kFilterWords);
                 const uint32_t bit = Segment::FilterBit(doc);
                 if (((l.filters[l.shallow * Segment::kFilterWords + bit / 64] >> (bit % 64)) & 1u) == 0) {
                     return;
