@@ -407,13 +407,16 @@ TEST(Bm25Index, BlockFiltersHoldTheirBlocksDocumentsAndRejectMostOthers) {
         const uint32_t bit = Segment::FilterBit(doc);
         return (filters[block * Segment::kFilterWords + bit / 64] >> (bit % 64)) & 1u;
     };
-    const uint32_t blocks = (static_cast<uint32_t>(docs.size()) + Segment::kBlockSize - 1) / Segment::kBlockSize;
+    const auto size = static_cast<uint32_t>(docs.size());
+    const uint32_t blocks = (size + Segment::kBlockSize - 1) / Segment::kBlockSize;
     ASSERT_GT(blocks, 10u);
     std::size_t absent = 0, admitted = 0;
     for (uint32_t b = 0; b < blocks; ++b) {
         const uint32_t begin = b * Segment::kBlockSize;
-        const uint32_t end = std::min<uint32_t>(static_cast<uint32_t>(docs.size()), begin + Segment::kBlockSize);
-        for (uint32_t j = begin; j < end; ++j) EXPECT_TRUE(has(b, docs[j])) << "block " << b << " doc " << docs[j];
+        const uint32_t end = std::min(size, begin + Segment::kBlockSize);
+        for (uint32_t j = begin; j < end; ++j) {
+            EXPECT_TRUE(has(b, docs[j])) << "block " << b << " doc " << docs[j];
+        }
         // Documents inside the block's range that the list does not hold.
         const uint32_t low = b > 0 ? last[b - 1] + 1 : 0;
         for (uint32_t doc = low; doc <= last[b]; ++doc) {

@@ -478,11 +478,12 @@ std::vector<Snapshot::Candidate> Snapshot::KeywordCandidates(std::string_view te
             if (l.filters != nullptr) {
                 // Seeks run through a list's blocks in order (about five per block at 1M
                 // nodes): the next block's filter line is fetched while this one is used.
-                if (l.shallow + 1 < l.blocks) __builtin_prefetch(l.filters + (l.shallow + 1) * Segment::kFilterWords);
-                const uint32_t bit = Segment::FilterBit(doc);
-                if (((l.filters[l.shallow * Segment::kFilterWords + bit / 64] >> (bit % 64)) & 1u) == 0) {
-                    return;
+                const uint64_t* block_filter = l.filters + l.shallow * Segment::kFilterWords;
+                if (l.shallow + 1 < l.blocks) {
+                    __builtin_prefetch(block_filter + Segment::kFilterWords);
                 }
+                const uint32_t bit = Segment::FilterBit(doc);
+                if (((block_filter[bit / 64] >> (bit % 64)) & 1u) == 0) return;
             }
             uint32_t lo = std::max(l.cur, l.shallow * kBlock);
             uint32_t hi = std::min(l.size, (l.shallow + 1) * kBlock);

@@ -55,7 +55,9 @@ namespace {
 constexpr std::align_val_t kLineAlignment{64};
 }  // namespace
 
-void Segment::AlignedDelete::operator()(uint64_t* p) const { ::operator delete[](p, kLineAlignment); }
+void Segment::AlignedDelete::operator()(uint64_t* p) const {
+    ::operator delete[](p, kLineAlignment);
+}
 
 std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> docs, int dim,
                                         const HnswParams* hnsw, bool half_prefilter,
@@ -215,7 +217,8 @@ std::shared_ptr<Segment> Segment::Build(uint64_t id, std::vector<SegmentDoc> doc
             uint64_t* words = seg->filters_.get() + std::size_t(p.filter_begin) * kFilterWords;
             for (uint32_t j = p.begin; j < p.end; ++j) {
                 const uint32_t bit = FilterBit(seg->post_docs_[j]);
-                words[(j - p.begin) / kBlockSize * kFilterWords + bit / 64] |= uint64_t(1) << (bit % 64);
+                uint64_t* block_words = words + (j - p.begin) / kBlockSize * kFilterWords;
+                block_words[bit / 64] |= uint64_t(1) << (bit % 64);
             }
         }
     }

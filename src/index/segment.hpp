@@ -132,7 +132,8 @@ public:
     // The filters of `p`'s blocks (block b at [b * kFilterWords, (b + 1) * kFilterWords),
     // each block's words in one 64-byte line), or null when the list has none.
     const uint64_t* filters(const Postings& p) const {
-        return p.filter_begin == kNoFilter ? nullptr : filters_.get() + std::size_t(p.filter_begin) * kFilterWords;
+        if (p.filter_begin == kNoFilter) return nullptr;
+        return filters_.get() + std::size_t(p.filter_begin) * kFilterWords;
     }
 
     // Per posting of `p`, its impact: min(tf, kImpactTfCap) << 8 | the length class of
