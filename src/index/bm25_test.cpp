@@ -71,6 +71,22 @@ void ExpectExhaustiveTopK(const Snapshot& snap, const std::map<std::string, std:
     }
 }
 
+// Node key -> text of `entries` (what ExpectExhaustiveTopK scores exhaustively).
+std::map<std::string, std::string> TextsByKey(const std::vector<IndexEntry>& entries) {
+    std::map<std::string, std::string> texts;
+    for (const IndexEntry& e : entries) texts[e.node_key] = e.text;
+    return texts;
+}
+
+// ExpectExhaustiveTopK over an index rebuilt from `entries`.
+void ExpectRebuiltTopKExhaustive(const std::vector<IndexEntry>& entries,
+                                 std::initializer_list<const char*> queries,
+                                 std::initializer_list<int> ks) {
+    ProjectIndex index;
+    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
+    ExpectExhaustiveTopK(*index.snapshot(), TextsByKey(entries), queries, ks);
+}
+
 TEST_F(Bm25Corpus, ScoresEqualHandComputedValues) {
     // apple in d1: 0.98083 * 2 * 2.2 / (2 + 1.2 * (0.25 + 0.75 * 3/3)) = 1.34864
     auto apple = Scores("apple");
@@ -243,34 +259,10 @@ TEST(Bm25Index, ScoresTermFrequenciesAboveTheImpactCap) {
         testing::Entry("b", "kb", repeat("spam", 256)),
         testing::Entry("c", "kc", repeat("spam", 254) + "ham eggs"),
         testing::Entry("d", "kd", "spam ham eggs toast")};
-    std::map<std::string, std::string> texts;
-    for (const IndexEntry& e : entries) texts[e.node_key] = e.text;
     for (int i = 0; i < 40; ++i) {
         entries.push_back(testing::Entry("f" + std::to_string(i), "kf", "toast filler " + std::to_string(i)));
-        texts[entries.back().node_key] = entries.back().text;
     }
-    ProjectIndex index;
-    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
-    auto snap = index.snapshot();
-    for (const char* query : {"spam", "spam ham", "spam eggs toast"}) {
-        auto terms = snap->analyzer().QueryTerms(query);
-        std::vector<std::pair<double, std::string>> oracle;
-        for (const auto& [key, t] : texts) {
-            const double s = snap->Bm25(terms, snap->analyzer().Count(t));
-            if (s > 0) oracle.emplace_back(s, key);
-        }
-        std::sort(oracle.begin(), oracle.end(), [](const auto& x, const auto& y) {
-            return x.first != y.first ? x.first > y.first : x.second < y.second;
-        });
-        SearchParams p = testing::Wide(0.5f, 0.0f, 3);
-        p.min_candidates = 3;
-        auto hits = snap->Search({}, query, p);
-        ASSERT_EQ(hits.size(), 3u) << query;
-        for (std::size_t i = 0; i < hits.size(); ++i) {
-            EXPECT_EQ(hits[i].node_key, oracle[i].second) << query << " i=" << i;
-            EXPECT_EQ(hits[i].keyword_score, static_cast<float>(oracle[i].first)) << query << " i=" << i;
-        }
-    }
+    ExpectRebuiltTopKExhaustive(entries, {"spam", "spam ham", "spam eggs toast"}, {3});
 }
 
 
@@ -281,7 +273,6 @@ TEST(Bm25Index, ScoresTermFrequenciesAboveTheImpactCap) {
 // exhaustive scoring (fails if a probe skips one posting).
 TEST(Bm25Index, SeeksIntoUnevenListsKeepExhaustiveResults) {
     std::mt19937 rng(5);
-    std::map<std::string, std::string> live;
     std::vector<IndexEntry> entries;
     for (int i = 0; i < 24000; ++i) {
         const double phase = std::sin(i / 700.0) + 0.3 * std::sin(i / 53.0);
@@ -293,15 +284,11 @@ TEST(Bm25Index, SeeksIntoUnevenListsKeepExhaustiveResults) {
         if (rng() % 3 == 0) t += " hay";
         if (needle) t += " needle";
         if (pin) t += " pin";
-        const std::string key = "n" + std::to_string(i);
-        entries.push_back(testing::Entry(key, "k" + std::to_string(i / 100), t));
-        live[key] = t;
+        entries.push_back(testing::Entry("n" + std::to_string(i), "k" + std::to_string(i / 100), t));
     }
-    ProjectIndex index;
-    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
-    auto snap = index.snapshot();
-    ExpectExhaustiveTopK(*snap, live, {"needle the", "pin the", "pin the hay", "needle pin the hay"},
-                         {1, 10, 50, 200});
+    ExpectRebuiltTopKExhaustive(entries,
+                                {"needle the", "pin the", "pin the hay", "needle pin the hay"},
+                                {1, 10, 50, 200});
 }
 
 
@@ -323,19 +310,12 @@ TEST(Bm25Index, OneEssentialListKeepsExhaustiveResults) {
         }
         return t;
     };
-    std::map<std::string, std::string> live;
     std::vector<IndexEntry> entries;
     for (int i = 0; i < 8000; ++i) {
-        const std::string t = text();
-        const std::string key = "d" + std::to_string((i * 7121) % 8009);
-        entries.push_back(testing::Entry(key, "k", t));
-        live[key] = t;
+        entries.push_back(testing::Entry("d" + std::to_string((i * 7121) % 8009), "k", text()));
     }
-    ProjectIndex index;
-    ASSERT_TRUE(index.Rebuild(entries, 1).ok());
-    auto snap = index.snapshot();
-    ExpectExhaustiveTopK(*snap, live, {"mid common", "mid", "rare common", "rare mid common"},
-                         {1, 7, 30, 120});
+    ExpectRebuiltTopKExhaustive(entries, {"mid common", "mid", "rare common", "rare mid common"},
+                                {1, 7, 30, 120});
 }
 
 
@@ -344,15 +324,13 @@ TEST(Bm25Index, OneEssentialListKeepsExhaustiveResults) {
 // documents of every length from 100 to 200 words, all holding the query term, must score
 // exactly as exhaustive scoring (fails if a wide class near the boundary is taken as exact).
 TEST(Bm25Index, ScoresDocumentsAroundTheExactLengthClassBoundary) {
-    std::map<std::string, std::string> texts;
     std::vector<IndexEntry> entries;
     for (int length = 100; length <= 200; ++length) {
         std::string t = "target ";
         for (int i = 1; i < length; ++i) t += "w" + std::to_string(i % 37) + " ";
-        const std::string key = "n" + std::to_string(length);
-        entries.push_back(testing::Entry(key, "k", t));
-        texts[key] = t;
+        entries.push_back(testing::Entry("n" + std::to_string(length), "k", t));
     }
+    const std::map<std::string, std::string> texts = TextsByKey(entries);
     ProjectIndex index;
     ASSERT_TRUE(index.Rebuild(entries, 1).ok());
     auto snap = index.snapshot();
